@@ -1,0 +1,77 @@
+# evalkit — every target installs what it needs from the hash-checked locks in requirements/.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+export PYTHONDONTWRITEBYTECODE := 1
+
+SUITE ?= classification
+MODELS ?=
+LIMIT ?=
+RUN ?=
+
+.PHONY: help venv eval run validate report gate test test-local test-slow lint bench lock clean
+
+help:
+	@echo "make eval SUITE=classification [MODELS=a,b] [LIMIT=n]   run a suite and write its report"
+	@echo "make test                                               unit + integration tests (no model, no keys)"
+	@echo "make test-local                                         end-to-end test on the embedded llama.cpp model"
+	@echo "make report RUN=results/<suite>/<run>                   regenerate a run's report from its folder"
+	@echo "make gate RUN=results/<suite>/<run>                     apply the suite's gate rules (exit code)"
+	@echo "make lint                                               ruff + mypy"
+
+# The environment is built from the locks only (--require-hashes --no-deps): nothing unpinned gets in.
+$(VENV)/.main: requirements/main.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) -r requirements/main.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.main requirements/dev.lock
+	$(PIP) -r requirements/dev.lock
+	touch $@
+
+$(VENV)/.local: $(VENV)/.main requirements/local.lock
+	$(PIP) -r requirements/local.lock
+	touch $@
+
+venv: $(VENV)/.main
+
+eval: $(VENV)/.main $(VENV)/.local
+	$(BIN)/evalkit run suites/$(SUITE).yaml $(if $(MODELS),--models $(MODELS)) $(if $(LIMIT),--limit $(LIMIT))
+
+validate: $(VENV)/.main
+	$(BIN)/evalkit validate suites/$(SUITE).yaml
+
+report: $(VENV)/.main
+	@test -n "$(RUN)" || { echo "usage: make report RUN=results/<suite>/<run-id>"; exit 2; }
+	$(BIN)/evalkit report $(RUN)
+
+gate: $(VENV)/.main
+	@test -n "$(RUN)" || { echo "usage: make gate RUN=results/<suite>/<run-id>"; exit 2; }
+	$(BIN)/evalkit gate $(RUN)
+
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest -q
+
+test-local: $(VENV)/.dev $(VENV)/.local
+	$(BIN)/python -m pytest -q -m local
+
+test-slow: $(VENV)/.dev
+	$(BIN)/python -m pytest -q -m slow
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check evalkit tests
+	$(BIN)/ruff format --check evalkit tests
+	$(BIN)/mypy
+
+# Regenerate the locks (needs uv and the package registry). Review the diff before committing.
+lock:
+	uv pip compile --python-version 3.11 --generate-hashes --quiet requirements/main.in -o requirements/main.lock
+	uv pip compile --python-version 3.11 --generate-hashes --quiet requirements/dev.in -o requirements/dev.lock
+	uv pip compile --python-version 3.11 --generate-hashes --quiet --excludes requirements/local-excludes.txt requirements/local.in -o requirements/local.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,336 @@
+"""The suite file format (``suites/NAME.yaml``) and :func:`load_suite`.
+
+Everything a run depends on is checked here, before any request: unknown keys (with the
+key path), the dataset path, the model strings, the scorers and their arguments, the
+prompt templates. ``evalkit schema`` prints the JSON Schema of this format for editors.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from evalkit.errors import ConfigError
+from evalkit.providers_list import KNOWN_PROVIDERS, LOCAL_PROVIDER
+from evalkit.types import Group
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Price(_Strict):
+    """Prices that override LiteLLM's price map for a model (USD per million tokens)."""
+
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+
+
+class FieldMap(_Strict):
+    """Which source columns hold the id, the input and the expected answer."""
+
+    id: str = "id"
+    input: str = "input"
+    expected: str | None = "expected"
+
+
+class DatasetConfig(_Strict):
+    path: str = Field(description="Data file, relative to the suite file's folder (or absolute).")
+    format: Literal["jsonl", "csv", "parquet", "json"] | None = Field(
+        default=None, description="Default: from the file extension (.jsonl, .csv, .parquet, .json)."
+    )
+    fields: FieldMap = FieldMap()
+    tags: list[str] = Field(default_factory=list, description="Fields whose values are slice tags in the report.")
+    hidden: list[str] = Field(
+        default_factory=list,
+        description="Further fields the prompt template must not see (the expected field is always hidden).",
+    )
+    required: list[str] = Field(default_factory=list, description="Fields every row must have (e.g. should_refuse).")
+
+
+class PromptConfig(_Strict):
+    system: str | None = Field(default=None, description="Jinja2 template of the system message.")
+    user: str = Field(default="{{ input }}", description="Jinja2 template of the user message.")
+    files: dict[str, str] = Field(
+        default_factory=dict,
+        description="Template variables read from files relative to the suite (.json parsed, other files as text).",
+    )
+    vars: dict[str, Any] = Field(default_factory=dict, description="Constant template variables.")
+
+
+class ModelDefaults(_Strict):
+    params: dict[str, Any] = Field(default_factory=dict, description="LiteLLM parameters for every model.")
+    concurrency: int = Field(default=4, ge=1, le=1024)
+    timeout_s: float = Field(default=120.0, gt=0, description="Per attempt.")
+    max_attempts: int = Field(default=4, ge=1, le=20)
+    max_retry_time_s: float = Field(default=300.0, gt=0, description="Cap on one request's total time with retries.")
+
+
+class ModelConfig(_Strict):
+    name: str = Field(description="Short display name used in reports.")
+    model: str = Field(
+        description="LiteLLM model string 'provider/name' (e.g. openai/gpt-4o-mini, hosted_vllm/NAME); "
+        "'local/smollm2-135m-instruct' or 'local/gemma3-270m' for the embedded offline models."
+    )
+    group: Group = Field(description="closed (the API you use today) or open (the candidate).")
+    api_base: str | None = None
+    api_key_env: str | None = Field(
+        default=None, description="Environment variable holding this model's key (never put the key itself here)."
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="Overrides defaults.params for this model.")
+    concurrency: int | None = Field(default=None, ge=1, le=1024)
+    timeout_s: float | None = Field(default=None, gt=0)
+    max_attempts: int | None = Field(default=None, ge=1, le=20)
+    price: Price | None = None
+
+    @field_validator("model")
+    @classmethod
+    def _known_provider(cls, v: str) -> str:
+        provider, sep, rest = v.partition("/")
+        if not sep or not rest:
+            raise ValueError(f"'{v}' has no provider prefix; write it as LiteLLM does, e.g. openai/{v}")
+        if provider != LOCAL_PROVIDER and provider not in KNOWN_PROVIDERS:
+            close = difflib.get_close_matches(provider, [*KNOWN_PROVIDERS, LOCAL_PROVIDER], n=1, cutoff=0.6)
+            hint = f" Did you mean {close[0]}/{rest}?" if close else ""
+            raise ValueError(f"unknown provider '{provider}' in '{v}'.{hint}")
+        return v
+
+    @field_validator("params")
+    @classmethod
+    def _no_keys_in_params(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if "api_key" in v:
+            raise ValueError("do not put api_key in a suite; name its environment variable with api_key_env")
+        return v
+
+
+class ScorerConfig(_Strict):
+    name: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    id: str | None = Field(default=None, description="Column name in reports (default: the scorer name).")
+
+    @property
+    def key(self) -> str:
+        return self.id or self.name
+
+
+class GateConfig(_Strict):
+    scorer: str | None = Field(default=None, description="Which scorer the rules read (default: the first).")
+    max_gap: float | None = Field(
+        default=None, ge=0, le=1, description="Largest acceptable best-closed minus open score (fraction)."
+    )
+    min_score: dict[Group, float] = Field(
+        default_factory=dict, description="Lowest acceptable score per group, e.g. {open: 0.7}."
+    )
+    max_error_rate: float | None = Field(default=None, ge=0, le=1)
+
+
+class Suite(_Strict):
+    name: str
+    version: str = "1"
+    description: str = ""
+    dataset: DatasetConfig
+    prompt: PromptConfig = PromptConfig()
+    defaults: ModelDefaults = ModelDefaults()
+    models: list[ModelConfig] = Field(min_length=1)
+    scorers: list[ScorerConfig] = Field(min_length=1)
+    epochs: int = Field(default=1, ge=1, le=100)
+    gate: GateConfig = GateConfig()
+
+    @field_validator("scorers", mode="before")
+    @classmethod
+    def _shorthand(cls, v: Any) -> Any:
+        # "- exact_match" is short for "- name: exact_match"
+        if isinstance(v, list):
+            return [{"name": s} if isinstance(s, str) else s for s in v]
+        return v
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_str(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int | float) else v
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Suite:
+        for what, names in (("models", [m.name for m in self.models]), ("scorers", [s.key for s in self.scorers])):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{what}: duplicate name {dupes[0]!r}")
+        if self.gate.scorer is not None and self.gate.scorer not in [s.key for s in self.scorers]:
+            raise ValueError(f"gate.scorer {self.gate.scorer!r} is not one of the suite's scorers")
+        return self
+
+    # --- resolved settings -------------------------------------------------------------------
+
+    def params_for(self, m: ModelConfig) -> dict[str, Any]:
+        return {**self.defaults.params, **m.params}
+
+    def concurrency_for(self, m: ModelConfig) -> int:
+        return m.concurrency or self.defaults.concurrency
+
+    @property
+    def gate_scorer(self) -> str:
+        return self.gate.scorer or self.scorers[0].key
+
+
+class LoadedSuite(BaseModel):
+    """A validated suite plus what loading resolved: its folder, file contents and hashes."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
+
+    suite: Suite
+    path: Path
+    base_dir: Path
+    dataset_path: Path
+    file_vars: dict[str, Any]
+    suite_hash: str
+    """sha256 over the canonical config and every file it includes (not the dataset)."""
+    task_hash: str
+    """Like suite_hash but without the models: equal task hashes mean comparable tasks."""
+
+
+def suite_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the suite format (for editors: yaml-language-server)."""
+    schema = Suite.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "evalkit suite"
+    return schema
+
+
+def _fmt_loc(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def _first_error(path: Path, exc: ValidationError) -> ConfigError:
+    errs = exc.errors()
+    e = errs[0]
+    loc = _fmt_loc(tuple(e["loc"]))
+    if e["type"] == "extra_forbidden":
+        msg = f"{path}: {loc}: unknown key"
+        parent, key = e["loc"][:-1], str(e["loc"][-1])
+        allowed = _allowed_keys(parent)
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        if close:
+            msg += f" (did you mean '{close[0]}'?)"
+    elif e["type"] == "missing":
+        msg = f"{path}: {loc}: required key is missing"
+    else:
+        text = str(e["msg"]).removeprefix("Value error, ")
+        msg = f"{path}: {loc}: {text}"
+    if len(errs) > 1:
+        msg += f" (and {len(errs) - 1} more problem{'s' if len(errs) > 2 else ''})"
+    return ConfigError(msg)
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed at a location of the suite, for 'did you mean'."""
+    model: type[BaseModel] | None = Suite
+    for part in loc:
+        if model is None or isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return []
+        ann = field.annotation
+        model = None
+        for cand in (ann, *getattr(ann, "__args__", ())):
+            inner = getattr(cand, "__args__", (cand,))
+            for c in (cand, *inner):
+                if isinstance(c, type) and issubclass(c, BaseModel):
+                    model = c
+    return list(model.model_fields) if model else []
+
+
+def resolve_path(base_dir: Path, value: str, *, what: str, suite_path: Path) -> Path:
+    """A path from a suite: relative to the suite's folder and not allowed to climb out of it unless absolute."""
+    p = Path(os.path.expanduser(value))
+    if p.is_absolute():
+        return p
+    resolved = (base_dir / p).resolve()
+    try:
+        resolved.relative_to(base_dir.resolve())
+    except ValueError:
+        raise ConfigError(
+            f"{suite_path}: {what}: '{value}' points outside the suite's folder; use an absolute path if you mean it"
+        ) from None
+    return resolved
+
+
+def load_suite(path: str | Path) -> LoadedSuite:
+    """Read, validate and resolve a suite file. Raises :class:`ConfigError` with one clear line."""
+    path = Path(path)
+    if not path.exists() and not path.suffix:
+        for cand in (Path("suites") / f"{path}.yaml", path.with_suffix(".yaml")):
+            if cand.exists():
+                path = cand
+                break
+    if not path.is_file():
+        raise ConfigError(f"{path}: suite file not found")
+    try:
+        raw_text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        raw = yaml.safe_load(raw_text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}{where}: not valid YAML: {problem}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a suite must be a YAML mapping (name, dataset, models, scorers...)")
+    try:
+        suite = Suite.model_validate(raw)
+    except ValidationError as exc:
+        raise _first_error(path, exc) from None
+
+    base_dir = path.parent.resolve()
+    dataset_path = resolve_path(base_dir, suite.dataset.path, what="dataset.path", suite_path=path)
+    if not dataset_path.is_file():
+        raise ConfigError(f"{path}: dataset.path: file not found: {dataset_path}")
+
+    file_vars: dict[str, Any] = {}
+    for name, rel in suite.prompt.files.items():
+        fp = resolve_path(base_dir, rel, what=f"prompt.files.{name}", suite_path=path)
+        if not fp.is_file():
+            raise ConfigError(f"{path}: prompt.files.{name}: file not found: {fp}")
+        text = fp.read_text(encoding="utf-8")
+        if fp.suffix == ".json":
+            try:
+                file_vars[name] = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{fp}:{exc.lineno}: prompt.files.{name}: not valid JSON: {exc.msg}") from None
+        else:
+            file_vars[name] = text
+
+    # Scorers and templates are checked here too, so a bad one stops the run before any request.
+    from evalkit.prompt import check_templates
+    from evalkit.scorers.registry import build_scorer
+
+    for i, sc in enumerate(suite.scorers):
+        build_scorer(sc.name, sc.args, base_dir=base_dir, where=f"{path}: scorers.{i}")
+    check_templates(suite.prompt, where=str(path))
+
+    canonical = suite.model_dump(mode="json")
+    suite_hash = _hash({"suite": canonical, "files": file_vars})
+    task = {k: v for k, v in canonical.items() if k not in ("models", "defaults", "gate", "description")}
+    task_hash = _hash({"task": task, "files": file_vars})
+    return LoadedSuite(
+        suite=suite,
+        path=path,
+        base_dir=base_dir,
+        dataset_path=dataset_path,
+        file_vars=file_vars,
+        suite_hash=suite_hash,
+        task_hash=task_hash,
+    )
+
+
+def _hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
