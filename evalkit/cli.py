@@ -1,0 +1,194 @@
+"""The command line: parse, call the library, map outcomes to exit codes.
+
+Kept thin and cheap to import: ``evalkit --help`` and ``evalkit validate`` never import
+LiteLLM. Exit codes are :class:`evalkit.errors.ExitCode` (README, "Exit codes").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from evalkit import __version__
+from evalkit.errors import EvalkitError, ExitCode
+
+
+def _err(msg: str) -> None:
+    print(f"evalkit: {msg}", file=sys.stderr)
+
+
+def _out(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="evalkit",
+        description="Run your own examples through closed and open models and decide whether the task can move.",
+        epilog="Exit codes: 0 ok/pass, 1 gate failed, 2 usage or configuration error, "
+        "3 infrastructure failure, 130 interrupted (resumable).",
+    )
+    p.add_argument("--version", action="version", version=f"evalkit {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a suite (or --resume an interrupted run) and write its report")
+    run.add_argument("suite", nargs="?", help="suites/NAME.yaml, or just NAME")
+    run.add_argument("--resume", metavar="RUN_DIR", type=Path, help="continue an interrupted run")
+    run.add_argument("--models", help="comma-separated display names to run (default: all)")
+    run.add_argument("--limit", type=int, help="only the first N samples")
+    run.add_argument("--output", type=Path, default=Path(os.environ.get("EVALKIT_RESULTS_DIR", "results")),
+                     help="results folder (default: results/ or $EVALKIT_RESULTS_DIR)")
+    run.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
+    run.add_argument("--no-progress", action="store_true", help="no progress display")
+    run.add_argument("--gate", action="store_true", help="apply the suite's gate after the report (its exit code)")
+
+    val = sub.add_parser("validate", help="check a suite, its data and its prompt without calling any model")
+    val.add_argument("suite")
+
+    rep = sub.add_parser("report", help="regenerate a run's report files from its folder alone")
+    rep.add_argument("run_dir", type=Path)
+
+    gate = sub.add_parser("gate", help="apply the suite's gate rules to a finished run (exit 0 pass, 1 fail)")
+    gate.add_argument("run_dir", type=Path)
+
+    sub.add_parser("schema", help="print the JSON Schema of the suite file format")
+    sub.add_parser("scorers", help="list the registered scorers")
+
+    score = sub.add_parser("score", help="score outputs you already have (no model is called)")
+    score.add_argument("--scorer", required=True)
+    score.add_argument("--args", help="scorer arguments as JSON")
+    score.add_argument("--input", required=True, type=Path, help="JSONL rows with 'output' and the sample fields")
+
+    local = sub.add_parser("local", help="the embedded offline models: list, or serve one over HTTP")
+    local.add_argument("local_args", nargs=argparse.REMAINDER)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help is 0, a usage error is 2
+        return int(exc.code or 0)
+    try:
+        return int(_dispatch(args))
+    except EvalkitError as exc:
+        _err(f"error: {exc.message}")
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return int(ExitCode.INTERRUPTED)
+    except Exception as exc:
+        if os.environ.get("EVALKIT_DEBUG"):
+            raise
+        from evalkit.redact import redact
+
+        _err(f"internal error: {redact(f'{type(exc).__name__}: {exc}')} (set EVALKIT_DEBUG=1 for the traceback)")
+        return int(ExitCode.INFRASTRUCTURE)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    cmd = args.command
+    if cmd == "run":
+        return _run(args)
+    if cmd == "validate":
+        return _validate(args.suite)
+    if cmd == "report":
+        from evalkit.report import write_report
+
+        for path in write_report(args.run_dir):
+            print(path)
+        return ExitCode.OK
+    if cmd == "gate":
+        return _gate(args.run_dir)
+    if cmd == "schema":
+        from evalkit.suite import suite_json_schema
+
+        print(json.dumps(suite_json_schema(), indent=2))
+        return ExitCode.OK
+    if cmd == "scorers":
+        from evalkit.scorers.registry import registered
+
+        for name, spec in registered().items():
+            print(f"{name:<16} {spec.help}")
+        return ExitCode.OK
+    if cmd == "score":
+        from evalkit.score_cmd import run_score
+
+        return run_score(args.scorer, args.args, args.input, sys.stdout, sys.stderr)
+    if cmd == "local":
+        from evalkit.local import main as local_main
+
+        return int(local_main(args.local_args))
+    raise AssertionError(cmd)  # pragma: no cover - argparse rejects unknown commands
+
+
+def _run(args: argparse.Namespace) -> int:
+    from evalkit.errors import ConfigError
+    from evalkit.runner import RunOptions, Runner, resume
+    from evalkit.suite import load_suite
+
+    if args.resume is not None:
+        if args.suite or args.models or args.limit:
+            raise ConfigError("--resume takes only the run folder: the run continues with the options it started with")
+        outcome = resume(args.resume, use_cache=not args.no_cache, progress=not args.no_progress, echo=_out)
+    else:
+        if not args.suite:
+            raise ConfigError("run: give a suite (e.g. evalkit run suites/classification.yaml) or --resume RUN_DIR")
+        if args.limit is not None and args.limit < 1:
+            raise ConfigError("--limit must be at least 1")
+        loaded = load_suite(args.suite)
+        models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
+        opts = RunOptions(models=models, limit=args.limit, output_dir=args.output, use_cache=not args.no_cache,
+                          progress=not args.no_progress)
+        runner = Runner(loaded, opts, echo=_out)
+        for w in runner.dataset.warnings:
+            _out(f"warning: {w}")
+        outcome = runner.execute()
+    _out(outcome.message)
+    if outcome.exit_code == ExitCode.OK and args.gate:
+        return _gate(outcome.run_dir)
+    return int(outcome.exit_code)
+
+
+def _validate(suite_arg: str) -> int:
+    from evalkit.dataset import load_dataset
+    from evalkit.prompt import Renderer
+    from evalkit.suite import load_suite
+
+    loaded = load_suite(suite_arg)
+    suite = loaded.suite
+    ds = load_dataset(loaded.dataset_path, suite.dataset)
+    renderer = Renderer(suite.prompt, file_vars=loaded.file_vars, hidden=suite.dataset.hidden, where=str(loaded.path))
+    for s in ds.samples:
+        renderer.render(s)
+    for w in ds.warnings:
+        _out(f"warning: {w}")
+    first = ds.samples[0]
+    print(f"{loaded.path}: ok — suite '{suite.name}' v{suite.version}, {len(ds)} examples "
+          f"(sha256 {ds.sha256[:12]}), {len(suite.models)} models, scorers: {', '.join(s.key for s in suite.scorers)}")
+    print(f"first example ({first.id}) renders as:")
+    for m in renderer.render(first):
+        print(f"--- {m['role']} ---")
+        print(m["content"])
+    return ExitCode.OK
+
+
+def _gate(run_dir: Path) -> int:
+    from evalkit.aggregate import summarize_run
+    from evalkit.gate import evaluate_gate, format_gate, gate_exit_code
+    from evalkit.ledger import read_manifest
+
+    manifest = read_manifest(run_dir)
+    summary = summarize_run(run_dir)
+    from evalkit.suite import GateConfig
+
+    outcome = evaluate_gate(summary, GateConfig.model_validate(
+        {k: v for k, v in (manifest.get("gate") or {}).items() if v is not None}))
+    print(format_gate(outcome))
+    return int(gate_exit_code(outcome))

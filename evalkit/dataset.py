@@ -1,0 +1,157 @@
+"""Reading and validating the user's examples.
+
+JSONL is read directly (so every error names ``file:line``); CSV, Parquet and JSON go
+through ``datasets``. Every row becomes a :class:`~evalkit.types.Sample`; ids must be
+present and unique. The file's sha256 is the dataset fingerprint recorded in the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import DataError
+from evalkit.suite import DatasetConfig
+from evalkit.types import Sample
+
+MIN_RECOMMENDED = 200
+"""Below this many examples the gap interval is wide: a warning, not an error."""
+MAX_LINE_BYTES = 8 * 1024 * 1024
+"""A JSONL line longer than this is refused (an example is not 8 MB of text)."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    samples: list[Sample]
+    path: Path
+    format: str
+    sha256: str
+    warnings: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def detect_format(path: Path, declared: str | None) -> str:
+    if declared:
+        return declared
+    suffix = path.suffix.lower()
+    fmt = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".json": "json"}.get(suffix)
+    if fmt is None:
+        raise DataError(f"{path}: cannot tell the format from '{suffix}'; set dataset.format (jsonl, csv, parquet, json)")
+    return fmt
+
+
+def load_dataset(path: Path, config: DatasetConfig) -> Dataset:
+    """Read and validate every row. Raises :class:`DataError` naming file, line and field."""
+    if not path.is_file():
+        raise DataError(f"{path}: dataset file not found")
+    fmt = detect_format(path, config.format)
+    rows = _jsonl_rows(path) if fmt == "jsonl" else _hf_rows(path, fmt)
+    samples: list[Sample] = []
+    seen: dict[str, int] = {}
+    for line, row in rows:
+        sample = _to_sample(path, line, row, config)
+        if sample.id in seen:
+            raise DataError(f"{path}:{line}: duplicate id '{sample.id}' (first seen on line {seen[sample.id]})")
+        seen[sample.id] = line
+        samples.append(sample)
+    if not samples:
+        raise DataError(f"{path}: the dataset is empty (no rows)")
+    warnings = []
+    if len(samples) < MIN_RECOMMENDED:
+        warnings.append(
+            f"{path}: only {len(samples)} examples; with fewer than {MIN_RECOMMENDED} the closed-vs-open gap "
+            "estimate will be wide"
+        )
+    return Dataset(samples=samples, path=path, format=fmt, sha256=file_sha256(path), warnings=warnings)
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            if len(raw) > MAX_LINE_BYTES:
+                raise DataError(
+                    f"{path}:{lineno}: line is {len(raw) / 1e6:.1f} MB; the limit is {MAX_LINE_BYTES / 1e6:.0f} MB"
+                )
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]  # a UTF-8 byte-order mark
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{path}:{lineno}: not UTF-8 (byte {exc.start} of the line)") from None
+            if not text.strip():
+                continue  # blank lines (and a trailing newline) are not rows
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{lineno}: invalid JSON at column {exc.colno}: {exc.msg}") from None
+            if not isinstance(obj, dict):
+                raise DataError(f"{path}:{lineno}: each line must be a JSON object, got {type(obj).__name__}")
+            yield lineno, obj
+
+
+def _hf_rows(path: Path, fmt: str) -> Iterable[tuple[int, dict[str, Any]]]:
+    import os
+
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        import datasets
+    except ImportError as exc:  # pragma: no cover - datasets is a core dependency
+        raise DataError(f"{path}: reading {fmt} needs the 'datasets' package ({exc})") from None
+    builder = {"csv": datasets.Dataset.from_csv, "parquet": datasets.Dataset.from_parquet,
+               "json": datasets.Dataset.from_json}[fmt]
+    try:
+        ds = builder(str(path))
+    except Exception as exc:  # datasets raises many kinds; the user needs one line
+        raise DataError(f"{path}: could not read as {fmt}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    first = 2 if fmt == "csv" else 1  # CSV: line 1 is the header
+    return ((first + i, dict(row)) for i, row in enumerate(ds))
+
+
+def _to_sample(path: Path, line: int, row: dict[str, Any], config: DatasetConfig) -> Sample:
+    fm = config.fields
+    where = f"{path}:{line}"
+    if fm.id not in row or row[fm.id] is None or row[fm.id] == "":
+        raise DataError(f"{where}: missing id field '{fm.id}'")
+    raw_id = row[fm.id]
+    if not isinstance(raw_id, str | int) or isinstance(raw_id, bool):
+        raise DataError(f"{where}: field '{fm.id}' must be a string or an integer, got {type(raw_id).__name__}")
+    if fm.input not in row:
+        raise DataError(f"{where}: missing input field '{fm.input}'")
+    inp = row[fm.input]
+    if not isinstance(inp, str):
+        raise DataError(f"{where}: field '{fm.input}' must be a string, got {type(inp).__name__}")
+    if fm.expected is not None and fm.expected not in row:
+        raise DataError(f"{where}: missing expected field '{fm.expected}'")
+    for req in config.required:
+        if req not in row:
+            raise DataError(f"{where}: missing required field '{req}'")
+    tags: dict[str, str] = {}
+    for tag in config.tags:
+        if tag not in row:
+            raise DataError(f"{where}: missing tag field '{tag}'")
+        tags[tag] = str(row[tag])
+    skip = {fm.id, fm.input, fm.expected}
+    fields = {k: v for k, v in row.items() if k not in skip}
+    return Sample(
+        id=str(raw_id),
+        input=inp,
+        expected=row.get(fm.expected) if fm.expected else None,
+        fields=fields,
+        tags=tags,
+        line=line,
+    )

