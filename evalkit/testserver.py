@@ -31,17 +31,19 @@ prepended as a system message).
 Usage is deterministic: ``prompt_tokens`` is the number of whitespace-separated words
 in all message contents (system included), ``completion_tokens`` that of the reply.
 
-Server-wide options: ``require_key`` answers 401 unless ``Authorization: Bearer KEY``
-(OpenAI) or ``x-api-key: KEY`` (Anthropic) is sent; ``rate_limit_per_minute`` admits that
-many requests per rolling 60 s and answers 429 with ``Retry-After`` (whole seconds until
-a slot frees) beyond it. Both are checked before the rules, and answered at once.
+Server-wide options: ``require_key`` answers 401 unless ``Authorization: Bearer KEY`` is
+sent (for Anthropic ``x-api-key: KEY`` works too: LiteLLM sends that, the anthropic SDK
+2.x sends Bearer); ``rate_limit_per_minute`` admits that many requests per rolling 60 s
+and answers 429 with ``Retry-After`` (whole seconds until a slot frees) beyond it. Both
+are checked before the rules, and answered at once.
 
 Control endpoints, for a server in another process: ``GET /_evalkit/stats`` (the
 :class:`Stats` as JSON), ``POST /_evalkit/reset`` (:meth:`TestServer.reset_stats`),
 ``POST /_evalkit/script`` with ``{"rules": [{...Rule fields...}], "clear": false}``.
 
 Command line: ``python -m evalkit.testserver --port 8000 [--latency 0.2] [--answers
-FILE.jsonl]`` prints the URL as its first stdout line and serves until SIGINT/SIGTERM.
+FILE.jsonl] [--require-key KEY] [--rate-limit N]`` (port 0 picks a free one) prints the
+URL as its first stdout line and serves until SIGINT/SIGTERM.
 The answers file has one ``{"contains": "...", "reply": "..."}`` object per line.
 """
 
@@ -200,6 +202,7 @@ class _Counters:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._in_flight: dict[str, int] = {}
+        self._in_flight_total = 0
         self.reset()
 
     def reset(self) -> None:
@@ -207,7 +210,7 @@ class _Counters:
             self._total = 0
             self._by_model: dict[str, int] = {}
             self._by_status: dict[int, int] = {}
-            self._max = sum(self._in_flight.values())
+            self._max = self._in_flight_total
             self._max_by_model = {m: n for m, n in self._in_flight.items() if n}
             self._bodies: deque[Any] = deque(maxlen=KEEP_LAST)
             self._headers: deque[dict[str, str]] = deque(maxlen=KEEP_LAST)
@@ -220,11 +223,13 @@ class _Counters:
             self._headers.append(headers)
             now = self._in_flight[model] = self._in_flight.get(model, 0) + 1
             self._max_by_model[model] = max(self._max_by_model.get(model, 0), now)
-            self._max = max(self._max, sum(self._in_flight.values()))
+            self._in_flight_total += 1
+            self._max = max(self._max, self._in_flight_total)
 
     def leave(self, model: str, status: int | None) -> None:
         with self._lock:
             self._in_flight[model] -= 1
+            self._in_flight_total -= 1
             if status is not None:
                 self._by_status[status] = self._by_status.get(status, 0) + 1
 
@@ -234,7 +239,7 @@ class _Counters:
                 total=self._total,
                 by_model=dict(self._by_model),
                 by_status=dict(self._by_status),
-                in_flight=sum(self._in_flight.values()),
+                in_flight=self._in_flight_total,
                 max_in_flight=self._max,
                 max_in_flight_by_model=dict(self._max_by_model),
                 bodies=list(self._bodies),
@@ -268,16 +273,22 @@ class _RateWindow:
             self._admitted.clear()
 
 
+@dataclass
+class _Scripted:
+    rule: Rule
+    used: int = 0
+
+
 class _Rulebook:
     """The scripted rules and how often each has been used."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._rules: list[list[Any]] = []  # [Rule, times used]
+        self._rules: list[_Scripted] = []
 
     def add(self, rule: Rule) -> None:
         with self._lock:
-            self._rules.append([rule, 0])
+            self._rules.append(_Scripted(rule))
 
     def clear(self) -> None:
         with self._lock:
@@ -287,11 +298,11 @@ class _Rulebook:
         """The first matching rule with uses left, counting this use."""
         with self._lock:
             for entry in self._rules:
-                rule: Rule = entry[0]
-                if (rule.times is None or entry[1] < rule.times) and rule.matches(
+                rule = entry.rule
+                if (rule.times is None or entry.used < rule.times) and rule.matches(
                     ex.api, ex.model, ex.last_user
                 ):
-                    entry[1] += 1
+                    entry.used += 1
                     return rule
         return None
 
@@ -345,6 +356,7 @@ class TestServer:
 
     @property
     def stats(self) -> Stats:
+        """A consistent snapshot, safe to read from any thread."""
         return self._counters.snapshot()
 
     def reset_stats(self) -> None:
@@ -353,9 +365,11 @@ class TestServer:
         self._rate.reset()
 
     def add_rule(self, rule: Rule) -> None:
+        """Append a rule; earlier rules are tried first."""
         self._rules.add(rule)
 
     def clear_rules(self) -> None:
+        """Forget every rule (and how often each was used)."""
         self._rules.clear()
 
     def start(self) -> TestServer:
@@ -364,7 +378,9 @@ class TestServer:
             raise RuntimeError("TestServer is already started")
         loop = asyncio.new_event_loop()
         ready: concurrent.futures.Future[int] = concurrent.futures.Future()
-        thread = threading.Thread(target=self._serve, args=(loop, ready), name="evalkit-testserver", daemon=True)
+        thread = threading.Thread(
+            target=self._serve, args=(loop, ready), name="evalkit-testserver", daemon=True
+        )
         thread.start()
         try:
             self._port = ready.result(timeout=30)
@@ -437,8 +453,10 @@ class TestServer:
     async def _post_script(self, request: web.Request) -> web.Response:
         try:
             body = await request.json()
+            if not isinstance(body, dict) or not isinstance(body.get("rules", []), list):
+                raise TypeError('expected {"rules": [{...}, ...], "clear": false}')
             rules = [Rule.from_dict(r) for r in body.get("rules", [])]
-        except (ValueError, TypeError, AttributeError) as e:
+        except (ValueError, TypeError) as e:
             return web.json_response({"error": str(e)}, status=400)
         if body.get("clear"):
             self.clear_rules()
@@ -468,22 +486,23 @@ class TestServer:
             body, ex = text, None
         model = ex.model if ex else ""
         self._counters.arrive(model, body, dict(request.headers))
-        status: int | None = None
         try:
             resp = await self._answer(api, ex, request)
-            if resp is not None:
-                await resp.prepare(request)
-                await resp.write_eof()
-                status = resp.status
-            return resp or web.Response()
-        finally:
-            self._counters.leave(model, status)
+        except BaseException:  # the client went away (cancelled) or the server is stopping
+            self._counters.leave(model, None)
+            raise
+        # Counted as sent just before aiohttp writes it (no await in between), so a client
+        # that has its answer always sees it in the stats.
+        self._counters.leave(model, resp.status if resp is not None else None)
+        return resp if resp is not None else web.Response()
 
-    async def _answer(self, api: Api, ex: _Exchange | None, request: web.Request) -> web.StreamResponse | None:
+    async def _answer(
+        self, api: Api, ex: _Exchange | None, request: web.Request
+    ) -> web.StreamResponse | None:
         """The response to send, or ``None`` when the connection was dropped."""
         if ex is None:
             return _error(api, 400, "request body is not a valid chat request")
-        if self.require_key is not None and _presented_key(api, request) != self.require_key:
+        if self.require_key is not None and self.require_key not in _presented_keys(api, request):
             return _error(api, 401, "invalid api key")
         wait = self._rate.admit()
         if wait is not None:
@@ -492,11 +511,11 @@ class TestServer:
         if rule is not None and rule.hang:
             assert self._closing is not None
             await self._closing.wait()
-            rule = Rule(drop_connection=True)
-        delay = rule.latency if rule is not None and rule.latency is not None else self.latency
-        if delay > 0:
-            await asyncio.sleep(delay)
-        if rule is not None and rule.drop_connection:
+        else:
+            delay = rule.latency if rule is not None and rule.latency is not None else self.latency
+            if delay > 0:
+                await asyncio.sleep(delay)
+        if rule is not None and (rule.hang or rule.drop_connection):
             assert request.transport is not None
             request.transport.abort()
             return None
@@ -506,9 +525,8 @@ class TestServer:
         if rule is None:
             return web.json_response(_completion(ex, self._default_reply(ex), Rule()))
         if rule.raw_body is not None:
-            return web.Response(
-                text=rule.raw_body, status=rule.status or 200, headers={"Content-Type": rule.content_type, **rule.headers}
-            )
+            headers = {"Content-Type": rule.content_type, **rule.headers}
+            return web.Response(body=rule.raw_body.encode(), status=rule.status or 200, headers=headers)
         if rule.status is not None:
             return _error(ex.api, rule.status, rule.reply, rule.error_code, rule.headers, ex.prompt_tokens)
         reply = rule.reply if rule.reply is not None else self._default_reply(ex)
@@ -544,17 +562,19 @@ def _parse(api: Api, body: dict[str, Any]) -> _Exchange:
     return _Exchange(api=api, model=str(body.get("model", "")), messages=messages)
 
 
-def _presented_key(api: Api, request: web.Request) -> str | None:
-    if api == "anthropic":
-        return request.headers.get("x-api-key")
+def _presented_keys(api: Api, request: web.Request) -> set[str]:
+    """The API keys a request carries: ``Authorization: Bearer``, and ``x-api-key`` for Anthropic."""
     auth = request.headers.get("Authorization", "")
-    return auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
+    keys = {auth.removeprefix("Bearer ")} if auth.startswith("Bearer ") else set()
+    if api == "anthropic" and "x-api-key" in request.headers:
+        keys.add(request.headers["x-api-key"])
+    return keys
 
 
 def _completion(ex: _Exchange, reply: str, rule: Rule) -> dict[str, Any]:
     """A successful body in the request's API shape, as the rule bends it."""
     content = None if rule.content_null or (rule.refusal is not None and rule.reply is None) else reply
-    completion_tokens = _words(content)
+    completion_tokens = 0 if rule.no_choices else _words(content)
     if ex.api == "anthropic":
         blocks = [] if content is None or rule.no_choices else [{"type": "text", "text": content}]
         stop = "refusal" if rule.refusal is not None else _ANTHROPIC_STOP.get(rule.finish_reason or "stop")
@@ -572,7 +592,12 @@ def _completion(ex: _Exchange, reply: str, rule: Rule) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": content}
         if rule.refusal is not None:
             message["refusal"] = rule.refusal
-        choice = {"index": 0, "message": message, "finish_reason": rule.finish_reason or "stop", "logprobs": None}
+        choice = {
+            "index": 0,
+            "message": message,
+            "finish_reason": rule.finish_reason or "stop",
+            "logprobs": None,
+        }
         body = {
             "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
             "object": "chat.completion",
@@ -629,7 +654,7 @@ def _load_answers(path: Path) -> dict[str, str]:
             row = json.loads(line)
             answers[str(row["contains"])] = str(row["reply"])
         except (ValueError, KeyError, TypeError) as e:
-            raise SystemExit(f"{path}:{n}: expected {{\"contains\": ..., \"reply\": ...}} ({e})") from e
+            raise SystemExit(f'{path}:{n}: expected {{"contains": ..., "reply": ...}} ({e})') from e
     return answers
 
 
@@ -654,7 +679,10 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: done.set())
     with server:
         print(server.url, flush=True)
-        print(f"openai/ api_base {server.openai_base}, anthropic/ api_base {server.anthropic_base}", file=sys.stderr)
+        print(
+            f"openai/ api_base {server.openai_base}, anthropic/ api_base {server.anthropic_base}",
+            file=sys.stderr,
+        )
         done.wait()
     return 0
 
