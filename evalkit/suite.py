@@ -141,6 +141,11 @@ class Suite(_Strict):
     models: list[ModelConfig] = Field(min_length=1)
     scorers: list[ScorerConfig] = Field(min_length=1)
     epochs: int = Field(default=1, ge=1, le=100)
+    errors: Literal["count_as_wrong", "exclude"] = Field(
+        default="count_as_wrong",
+        description="How failed requests count: as wrong answers (a migration must count a model that times out) "
+        "or excluded (means and gaps over the examples every model answered). Error counts are shown either way.",
+    )
     gate: GateConfig = GateConfig()
 
     @field_validator("scorers", mode="before")

@@ -1,0 +1,391 @@
+"""One streaming pass over the ledger into a :class:`~evalkit.summary.RunSummary`.
+
+Per model x scorer (and per model x tag slice ``name=value``): n, mean and interval (Wilson for
+0/1 scores, bootstrap otherwise), errors, tokens, cost and latency. Then the paired gaps: the
+best closed model (highest mean on the gate scorer over the whole run) minus each open model,
+per scorer and slice, on the cells ``(sample_id, epoch)`` both have a value for.
+
+Error policy (run.json ``suite_config.errors``, default ``count_as_wrong``):
+
+* ``count_as_wrong`` — an errored cell scores 0 on every scorer, both in the model's mean and in
+  the pairing (a model that times out is worse, not absent).
+* ``exclude`` — errored cells are left out of means and pairs (errors are still counted).
+
+Memory: per cell only the numbers pairing needs (scorer -> (sample_id, epoch) -> model -> value),
+the latencies for the percentiles and each sample's tags; never whole results.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import RunDirError
+from evalkit.ledger import iter_results, read_manifest
+from evalkit.stats import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    mean_interval,
+    paired_gap,
+    quantiles,
+)
+from evalkit.summary import ALL, GapSummary, ModelInfo, ModelSummary, RunSummary, ScoreStat, UsageStat
+from evalkit.types import Result
+
+__all__ = [
+    "Aggregator",
+    "CellKey",
+    "ErrorPolicy",
+    "aggregate",
+    "build_aggregator",
+    "error_policy_from_manifest",
+    "gate_scorer_from_manifest",
+    "scorer_keys_from_manifest",
+    "summarize_run",
+]
+
+CellKey = tuple[str, int]
+"""(sample_id, epoch): the unit two models are paired on."""
+
+
+class ErrorPolicy(StrEnum):
+    """How an errored cell enters the means and the pairing."""
+
+    COUNT_AS_WRONG = "count_as_wrong"
+    EXCLUDE = "exclude"
+
+
+def error_policy_from_manifest(manifest: Mapping[str, Any]) -> ErrorPolicy:
+    """``suite_config.errors`` of run.json, default ``count_as_wrong``; :class:`RunDirError` if unknown."""
+    cfg = manifest.get("suite_config") or {}
+    raw = cfg.get("errors") if isinstance(cfg, dict) else None
+    if raw is None:
+        return ErrorPolicy.COUNT_AS_WRONG
+    try:
+        return ErrorPolicy(raw)
+    except ValueError:
+        allowed = ", ".join(p.value for p in ErrorPolicy)
+        raise RunDirError(f"run.json: suite_config.errors is {raw!r}; expected one of {allowed}") from None
+
+
+def scorer_keys_from_manifest(manifest: Mapping[str, Any]) -> list[str]:
+    keys: list[str] = []
+    for s in manifest.get("scorers") or []:
+        key = s.get("key") or s.get("id") or s.get("name")
+        if isinstance(key, str) and key not in keys:
+            keys.append(key)
+    return keys
+
+
+def gate_scorer_from_manifest(manifest: Mapping[str, Any], scorers: list[str]) -> str | None:
+    """run.json ``gate.scorer`` (or ``suite_config.gate.scorer``), else the first scorer."""
+    for gate in (manifest.get("gate"), (manifest.get("suite_config") or {}).get("gate")):
+        if isinstance(gate, dict) and isinstance(gate.get("scorer"), str):
+            return str(gate["scorer"])
+    return scorers[0] if scorers else None
+
+
+def _model_infos(manifest: Mapping[str, Any]) -> dict[str, ModelInfo]:
+    out: dict[str, ModelInfo] = {}
+    for m in manifest.get("models") or []:
+        group = m.get("group")
+        out[m["name"]] = ModelInfo(
+            name=m["name"],
+            group=str(group) if group is not None else None,
+            status=str(m.get("status") or "ok"),
+            status_reason=m.get("status_reason"),
+            model=m.get("model"),
+            params=dict(m.get("params") or {}),
+        )
+    return out
+
+
+@dataclass
+class _UsageAcc:
+    cells: int = 0
+    errors: int = 0
+    error_kinds: Counter[str] = field(default_factory=Counter)
+    input_tokens: int = 0
+    input_known: int = 0
+    input_unknown: int = 0
+    output_tokens: int = 0
+    output_known: int = 0
+    output_unknown: int = 0
+    cost: float = 0.0
+    cost_known: int = 0
+    cost_unknown: int = 0
+    cached: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+    def add(self, r: Result) -> None:
+        c = r.completion
+        self.cells += 1
+        self.cached += bool(c.cached)
+        failed = c.error is not None
+        if failed:
+            self.errors += 1
+            self.error_kinds[str(c.error.kind) if c.error else "unknown"] += 1
+        if c.input_tokens is not None:
+            self.input_tokens += int(c.input_tokens)
+            self.input_known += 1
+        elif not failed:
+            self.input_unknown += 1
+        if c.output_tokens is not None:
+            self.output_tokens += int(c.output_tokens)
+            self.output_known += 1
+        elif not failed:
+            self.output_unknown += 1
+        if c.cost_usd is not None and math.isfinite(c.cost_usd):
+            self.cost += float(c.cost_usd)
+            self.cost_known += 1
+        elif not failed:
+            self.cost_unknown += 1
+        if not failed and c.latency_s is not None and math.isfinite(c.latency_s):
+            self.latencies.append(float(c.latency_s))
+
+    def freeze(self) -> UsageStat:
+        p50, p95 = quantiles(self.latencies, (0.5, 0.95))
+        return UsageStat(
+            cells=self.cells,
+            errors=self.errors,
+            error_kinds=dict(sorted(self.error_kinds.items())),
+            input_tokens=self.input_tokens,
+            input_tokens_known_rows=self.input_known,
+            input_tokens_unknown=self.input_unknown,
+            output_tokens=self.output_tokens,
+            output_tokens_known_rows=self.output_known,
+            output_tokens_unknown=self.output_unknown,
+            cost_usd=self.cost,
+            cost_known_rows=self.cost_known,
+            cost_unknown_rows=self.cost_unknown,
+            latency_p50_s=p50,
+            latency_p95_s=p95,
+            cached=self.cached,
+        )
+
+
+class Aggregator:
+    """Feed it results with :meth:`add`, then :meth:`finish` into a :class:`RunSummary`."""
+
+    def __init__(
+        self,
+        manifest: Mapping[str, Any],
+        *,
+        error_policy: ErrorPolicy | str | None = None,
+        seed: int = DEFAULT_SEED,
+        n_resamples: int = DEFAULT_RESAMPLES,
+        confidence: float = DEFAULT_CONFIDENCE,
+    ) -> None:
+        self.manifest = manifest
+        self.policy = ErrorPolicy(error_policy) if error_policy else error_policy_from_manifest(manifest)
+        self.seed, self.n_resamples, self.confidence = seed, n_resamples, confidence
+        self.models = _model_infos(manifest)
+        self.scorers = scorer_keys_from_manifest(manifest)
+        self.warnings: list[str] = []
+        self._usage: dict[tuple[str, str], _UsageAcc] = defaultdict(_UsageAcc)
+        self._values: dict[str, dict[CellKey, dict[str, float]]] = {s: {} for s in self.scorers}
+        self._sample_slices: dict[str, tuple[str, ...]] = {}
+        self._missing: Counter[tuple[str, str]] = Counter()
+        self._bad_values: Counter[tuple[str, str]] = Counter()
+
+    def add(self, r: Result) -> None:
+        if r.model not in self.models:
+            self.models[r.model] = ModelInfo(r.model, None, "unlisted", "in the ledger but not in run.json")
+            self.warnings.append(f"model {r.model!r} is in samples.jsonl but not in run.json: left out of gaps")
+        slices = self._sample_slices.get(r.sample_id)
+        if slices is None:
+            slices = tuple(sorted(f"{k}={v}" for k, v in (r.tags or {}).items()))
+            self._sample_slices[r.sample_id] = slices
+        for sl in (ALL, *slices):
+            self._usage[(r.model, sl)].add(r)
+        for key in r.scores:
+            if key not in self._values:
+                self.scorers.append(key)
+                self._values[key] = {}
+                self.warnings.append(f"scorer {key!r} is in samples.jsonl but not in run.json")
+        cell = (r.sample_id, r.epoch)
+        if not r.completion.ok:
+            if self.policy is ErrorPolicy.COUNT_AS_WRONG:
+                for key in self.scorers:
+                    self._values[key].setdefault(cell, {})[r.model] = 0.0
+            return
+        for key in self.scorers:
+            score = r.scores.get(key)
+            if score is None:
+                self._missing[(r.model, key)] += 1
+                continue
+            try:
+                value = float(score.value)
+            except (TypeError, ValueError):
+                value = math.nan
+            if not math.isfinite(value):
+                self._bad_values[(r.model, key)] += 1
+                continue
+            self._values[key].setdefault(cell, {})[r.model] = value
+
+    def cell_values(self, scorer: str) -> Mapping[CellKey, Mapping[str, float]]:
+        """(sample_id, epoch) -> model -> value for one scorer, in the order cells first landed."""
+        return self._values.get(scorer, {})
+
+    def sample_slices(self, sample_id: str) -> tuple[str, ...]:
+        return self._sample_slices.get(sample_id, ())
+
+    # --- finishing ---------------------------------------------------------------------------
+
+    def _values_by_model_slice(self, scorer: str) -> dict[tuple[str, str], list[float]]:
+        out: dict[tuple[str, str], list[float]] = defaultdict(list)
+        for (sid, _epoch), per_model in self._values[scorer].items():
+            for sl in (ALL, *self._sample_slices.get(sid, ())):
+                for model, v in per_model.items():
+                    out[(model, sl)].append(v)
+        return out
+
+    def _score_stat(self, scorer: str, model: str, values: list[float], slice_: str) -> ScoreStat:
+        iv = mean_interval(values, confidence=self.confidence, n_resamples=self.n_resamples, seed=self.seed)
+        missing = self._missing[(model, scorer)] if slice_ == ALL else 0
+        return ScoreStat(scorer, iv.n, iv.estimate, iv.low, iv.high, iv.method, missing)
+
+    def finish(self, extra_warnings: Iterable[str] = ()) -> RunSummary:
+        values = {s: self._values_by_model_slice(s) for s in self.scorers}
+        all_slices = sorted({sl for (_m, sl) in self._usage if sl != ALL})
+        models: list[ModelSummary] = []
+        slices: list[ModelSummary] = []
+        for name, info in self.models.items():
+            for sl in (ALL, *all_slices):
+                acc = self._usage.get((name, sl))
+                if acc is None and sl != ALL:
+                    continue
+                usage = acc.freeze() if acc is not None else UsageStat()
+                scores = {s: self._score_stat(s, name, values[s].get((name, sl), []), sl) for s in self.scorers}
+                (models if sl == ALL else slices).append(ModelSummary(info, sl, usage, scores))
+
+        warnings = [*extra_warnings, *self.warnings]
+        for (model, scorer), k in sorted(self._missing.items()):
+            warnings.append(f"{k} answered cells of {model!r} have no {scorer!r} verdict: left out of its mean")
+        for (model, scorer), k in sorted(self._bad_values.items()):
+            warnings.append(f"{k} {scorer!r} verdicts of {model!r} are not finite numbers: left out")
+
+        gate_scorer = gate_scorer_from_manifest(self.manifest, self.scorers)
+        if gate_scorer is not None and gate_scorer not in self.scorers:
+            warnings.append(f"gate scorer {gate_scorer!r} is not one of the run's scorers")
+            best_closed: str | None = None
+            gap_note: str | None = f"The gate scorer {gate_scorer!r} has no results, so there is no gap to measure."
+        else:
+            best_closed, gap_note = self._best_closed(models, gate_scorer)
+        gaps = self._gaps(models, best_closed, all_slices) if best_closed else []
+
+        suite = self.manifest.get("suite") or {}
+        return RunSummary(
+            suite=str(suite.get("name") or (self.manifest.get("suite_config") or {}).get("name") or ""),
+            suite_version=None if suite.get("version") is None else str(suite.get("version")),
+            run_id=self.manifest.get("run_id"),
+            status=str(self.manifest.get("status") or "unknown"),
+            scorers=list(self.scorers),
+            gate_scorer=gate_scorer,
+            error_policy=self.policy.value,
+            models=models,
+            slices=slices,
+            gaps=gaps,
+            best_closed=best_closed,
+            gap_note=gap_note,
+            warnings=warnings,
+            seed=self.seed,
+            n_resamples=self.n_resamples,
+            confidence=self.confidence,
+        )
+
+    def _best_closed(self, models: list[ModelSummary], gate_scorer: str | None) -> tuple[str | None, str | None]:
+        def with_results(group: str) -> list[ModelSummary]:
+            return [
+                m for m in models
+                if m.group == group and gate_scorer is not None and m.scores[gate_scorer].n > 0
+            ]
+
+        def absent(group: str) -> str:
+            listed = [m for m in models if m.group == group]
+            if not listed:
+                return f"the suite has no {group} model"
+            return "; ".join(f"{m.name}: {m.info.status_text if m.info.status != 'ok' else 'no scored results'}"
+                             for m in listed)
+
+        closed, open_ = with_results("closed"), with_results("open")
+        if gate_scorer is None:
+            return None, "No scorer in this run, so there is no gap to measure."
+        notes = []
+        if not closed:
+            notes.append(f"No closed model ran ({absent('closed')})")
+        if not open_:
+            notes.append(f"No open model ran ({absent('open')})")
+        if notes:
+            return None, "; ".join(notes) + ", so there is no closed-vs-open gap to report."
+        # Prefer models that ran to completion; ties keep manifest order.
+        best = max(closed, key=lambda m: (m.info.ran, m.scores[gate_scorer].mean or 0.0))
+        return best.name, None
+
+    def _gaps(self, models: list[ModelSummary], best: str, all_slices: list[str]) -> list[GapSummary]:
+        opens = [m.name for m in models if m.group == "open" and m.usage.cells > 0]
+        gaps: list[GapSummary] = []
+        for scorer in self.scorers:
+            pairs: dict[tuple[str, str], tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
+            for (sid, _epoch), per_model in self._values[scorer].items():
+                if best not in per_model:
+                    continue
+                for o in opens:
+                    if o in per_model:
+                        for sl in (ALL, *self._sample_slices.get(sid, ())):
+                            c_vals, o_vals = pairs[(o, sl)]
+                            c_vals.append(per_model[best])
+                            o_vals.append(per_model[o])
+            for sl in (ALL, *all_slices):
+                for o in opens:
+                    c_vals, o_vals = pairs.get((o, sl), ([], []))
+                    if sl != ALL and not c_vals:
+                        continue
+                    g = paired_gap(
+                        c_vals, o_vals, confidence=self.confidence, n_resamples=self.n_resamples, seed=self.seed
+                    )
+                    gaps.append(GapSummary(
+                        scorer, sl, best, o, g.n_pairs, g.closed_mean, g.open_mean, g.gap, g.low, g.high,
+                        g.p_value, g.method, g.discordant_closed_only, g.discordant_open_only,
+                    ))
+        order = {sl: i for i, sl in enumerate((ALL, *all_slices))}
+        return sorted(gaps, key=lambda g: order[g.slice])
+
+
+def aggregate(
+    run_dir: str | Path,
+    *,
+    error_policy: ErrorPolicy | str | None = None,
+    seed: int = DEFAULT_SEED,
+    n_resamples: int = DEFAULT_RESAMPLES,
+) -> RunSummary:
+    """Read a run folder (run.json + samples.jsonl) into a :class:`RunSummary`."""
+    agg, warnings = build_aggregator(run_dir, error_policy=error_policy, seed=seed, n_resamples=n_resamples)
+    return agg.finish(warnings)
+
+
+def build_aggregator(
+    run_dir: str | Path,
+    *,
+    error_policy: ErrorPolicy | str | None = None,
+    seed: int = DEFAULT_SEED,
+    n_resamples: int = DEFAULT_RESAMPLES,
+) -> tuple[Aggregator, list[str]]:
+    """The fed :class:`Aggregator` (for callers that also want per-cell values) and the ledger warnings."""
+    manifest = read_manifest(run_dir)
+    agg = Aggregator(manifest, error_policy=error_policy, seed=seed, n_resamples=n_resamples)
+    warnings: list[str] = []
+    for r in iter_results(run_dir, warnings):
+        agg.add(r)
+    return agg, warnings
+
+
+def summarize_run(run_dir: str | Path) -> RunSummary:
+    """Alias of :func:`aggregate` with the defaults (the name the CLI uses)."""
+    return aggregate(run_dir)

@@ -1,0 +1,198 @@
+"""The run folder on disk: the manifest (``run.json``) and the ledger (``samples.jsonl``).
+
+See ``docs/run-folder.md`` for the format. Reading is defensive: the ledger is appended while a
+run is in flight and may end in a half-written line if the process was killed, so a line that
+does not parse is reported and skipped, never trusted. A cell ``(sample_id, model, epoch)``
+that appears twice keeps its first line (a resumed run must not double-count).
+
+Writing is the runner's: :class:`LedgerWriter` appends one line per result and flushes it, so
+what finished is on disk whatever happens next.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from evalkit.errors import RunDirError
+from evalkit.types import Result
+
+__all__ = [
+    "LEDGER_NAME",
+    "MANIFEST_NAME",
+    "Cell",
+    "LedgerWriter",
+    "done_cells",
+    "iter_results",
+    "ledger_path",
+    "read_manifest",
+]
+
+MANIFEST_NAME = "run.json"
+LEDGER_NAME = "samples.jsonl"
+MANIFEST_FORMAT = 1
+
+Cell = tuple[str, str, int]
+"""(sample_id, model, epoch)."""
+
+
+def read_manifest(run_dir: str | Path) -> dict[str, Any]:
+    """Read and minimally validate ``run_dir/run.json``; :class:`RunDirError` with one line otherwise."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunDirError(f"{run_dir}: not a run folder (it does not exist or is not a directory)")
+    path = run_dir / MANIFEST_NAME
+    if not path.is_file():
+        raise RunDirError(f"{path}: missing; is {run_dir} a folder written by `evalkit run`?")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise RunDirError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise RunDirError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise RunDirError(f"{path}: must be a JSON object")
+    fmt = data.get("format", MANIFEST_FORMAT)
+    if fmt != MANIFEST_FORMAT:
+        raise RunDirError(f"{path}: format {fmt!r} is not one this evalkit reads ({MANIFEST_FORMAT})")
+    models = data.get("models", [])
+    if not isinstance(models, list) or not all(isinstance(m, dict) and isinstance(m.get("name"), str) for m in models):
+        raise RunDirError(f"{path}: 'models' must be a list of objects, each with a 'name'")
+    scorers = data.get("scorers", [])
+    if not isinstance(scorers, list) or not all(isinstance(s, dict) for s in scorers):
+        raise RunDirError(f"{path}: 'scorers' must be a list of objects")
+    return data
+
+
+def ledger_path(run_dir: str | Path) -> Path:
+    """The ledger of a run folder (or ``run_dir`` itself when it already names a file)."""
+    p = Path(run_dir)
+    return p if p.is_file() else p / LEDGER_NAME
+
+
+def iter_results(run_dir: str | Path, warnings: list[str] | None = None) -> Iterator[Result]:
+    """Stream the ledger's results, one line at a time, in the order they landed.
+
+    Truncated or corrupt lines and repeated cells are skipped; a one-line explanation of each is
+    appended to ``warnings`` when a list is given. A run folder without a ledger yet (every model
+    skipped) yields nothing. ``run_dir`` may also be the path of a ledger file.
+    """
+    path = ledger_path(run_dir)
+    if not path.exists():
+        if not Path(run_dir).is_dir():
+            raise RunDirError(f"{run_dir}: not a run folder (it does not exist or is not a directory)")
+        return
+    sink: list[str] = warnings if warnings is not None else []
+    seen: set[Cell] = set()
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            result = _parse_line(raw, path, lineno, sink)
+            if result is None:
+                continue
+            if result.cell in seen:
+                sink.append(f"{path}:{lineno}: duplicate cell {_fmt_cell(result.cell)}: kept the first")
+                continue
+            seen.add(result.cell)
+            yield result
+
+
+def _fmt_cell(cell: Cell) -> str:
+    sid, model, epoch = cell
+    return f"(sample {sid!r}, model {model!r}, epoch {epoch})"
+
+
+def _parse_line(raw: bytes, path: Path, lineno: int, sink: list[str]) -> Result | None:
+    complete = raw.endswith(b"\n")
+    try:
+        obj = json.loads(raw.decode("utf-8"))
+        if not isinstance(obj, dict):
+            raise ValueError("not a JSON object")
+        result = Result.from_dict(obj)
+        if not isinstance(result.sample_id, str) or not isinstance(result.model, str):
+            raise ValueError("sample_id and model must be strings")
+        if not isinstance(result.epoch, int) or isinstance(result.epoch, bool):
+            raise ValueError("epoch must be an integer")
+        if not isinstance(result.tags, dict):
+            raise ValueError("tags must be an object")
+        return result
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        if not complete:
+            sink.append(f"{path}:{lineno}: skipped a truncated last line (the run was stopped mid-write)")
+        else:
+            sink.append(f"{path}:{lineno}: skipped a corrupt line ({type(exc).__name__}: {_short(exc)})")
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        what = f"missing field {exc}" if isinstance(exc, KeyError) else _short(exc)
+        sink.append(f"{path}:{lineno}: skipped a line that is not a result ({what})")
+    return None
+
+
+def _short(exc: Exception, limit: int = 120) -> str:
+    text = str(exc).replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def done_cells(run_dir: str | Path, warnings: list[str] | None = None) -> set[Cell]:
+    """The cells already in the ledger (answered or errored), for ``--resume``.
+
+    Exactly the cells :func:`iter_results` yields: a truncated line is not done.
+    """
+    return {r.cell for r in iter_results(run_dir, warnings)}
+
+
+class LedgerWriter:
+    """Append-only writer of ``samples.jsonl``: one JSON line per result, flushed at once.
+
+    ``path`` is the ledger file or the run folder. If the file ends in a half-written line (a
+    killed run being resumed) a newline is written first, so the new line stays parseable and
+    the broken one is the only one skipped.
+    """
+
+    def __init__(self, path: str | Path, *, fsync: bool = False) -> None:
+        p = Path(path)
+        if p.is_dir():
+            p = p / LEDGER_NAME
+        p.parent.mkdir(parents=True, exist_ok=True)
+        self.path = p
+        self._fsync = fsync
+        needs_newline = False
+        if p.exists() and p.stat().st_size > 0:
+            with p.open("rb") as f:
+                f.seek(-1, os.SEEK_END)
+                needs_newline = f.read(1) != b"\n"
+        self._f: IO[str] | None = p.open("a", encoding="utf-8", newline="\n")
+        if needs_newline:
+            self._f.write("\n")
+            self._f.flush()
+
+    def append(self, result: Result) -> None:
+        """Write ``result`` as one line and flush it."""
+        if self._f is None:
+            raise ValueError(f"{self.path}: ledger writer is closed")
+        line = json.dumps(result.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        self._f.write(line + "\n")
+        self._f.flush()
+        if self._fsync:
+            os.fsync(self._f.fileno())
+
+    def close(self) -> None:
+        if self._f is not None:
+            self._f.close()
+            self._f = None
+
+    @property
+    def closed(self) -> bool:
+        return self._f is None
+
+    def __enter__(self) -> LedgerWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,198 @@
+"""``report.html``: one self-contained page (inline CSS and one hashed inline script, no request
+leaves the page: the Content-Security-Policy forbids it), rendered by Jinja2 with autoescape on.
+All model output, inputs, explanations and names go through autoescape; nothing from the run
+folder is ever marked safe or placed inside the script.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from evalkit.gate import GateOutcome, Overall, format_gate, gate_exit_code
+from evalkit.report.examples import Example
+from evalkit.summary import ALL, GapSummary, ModelSummary, RunSummary, UsageStat
+
+__all__ = [
+    "CSP",
+    "FILTER_SCRIPT",
+    "render_html",
+    "write_html",
+]
+
+TEMPLATE = "report.html.j2"
+
+# Filters the example table; reads only the DOM, never data interpolated into the script.
+FILTER_SCRIPT = """(function () {
+  var q = document.getElementById("ex-filter");
+  var only = document.getElementById("ex-disagree");
+  if (!q || !only) { return; }
+  var rows = document.querySelectorAll("#examples tbody tr");
+  function apply() {
+    var needle = q.value.toLowerCase();
+    rows.forEach(function (tr) {
+      var show = (!only.checked || tr.getAttribute("data-disagree") === "1") &&
+        (!needle || tr.textContent.toLowerCase().indexOf(needle) !== -1);
+      tr.hidden = !show;
+    });
+  }
+  q.addEventListener("input", apply);
+  only.addEventListener("change", apply);
+})();"""
+
+
+def _script_hash(script: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+
+
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; "
+    f"script-src '{_script_hash(FILTER_SCRIPT)}'; base-uri 'none'; form-action 'none'"
+)
+
+
+def num(x: float | int | None, digits: int = 3) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, int):
+        return f"{x:,}"
+    return f"{x:.{digits}f}"
+
+
+def pct(x: float | None, digits: int = 1) -> str:
+    return "—" if x is None else f"{x * 100:.{digits}f}%"
+
+
+def ci(low: float | None, high: float | None) -> str:
+    return "" if low is None or high is None else f"[{low:.3f}, {high:.3f}]"
+
+
+def cost_text(u: UsageStat) -> str:
+    if u.cost_rows == 0:
+        return "—"
+    if u.cost_known:
+        return f"${u.cost_usd:.4f}"
+    known = f" (known part ${u.cost_usd:.4f})" if u.cost_known_rows else ""
+    return f"unknown for {u.cost_unknown_rows} of {u.cost_rows}{known}"
+
+
+def tokens_text(u: UsageStat) -> str:
+    if u.cells == 0:
+        return "—"
+    text = f"{u.input_tokens:,} in / {u.output_tokens:,} out"
+    unknown = max(u.input_tokens_unknown, u.output_tokens_unknown)
+    return text + (f" ({unknown} rows unknown)" if unknown else "")
+
+
+def _svg_bar(g: GapSummary, scale: float, threshold: float | None) -> dict[str, float] | None:
+    if g.gap is None:
+        return None
+    width, pad = 200.0, 6.0
+
+    def x(v: float) -> float:
+        v = max(-scale, min(scale, v))
+        return round(pad + (v + scale) / (2 * scale) * (width - 2 * pad), 2)
+
+    low = g.ci_low if g.ci_low is not None else g.gap
+    high = g.ci_high if g.ci_high is not None else g.gap
+    bar = {"width": width, "x_low": x(low), "x_high": x(high), "x_gap": x(g.gap), "x_zero": x(0.0)}
+    if threshold is not None:
+        bar["x_threshold"] = x(threshold)
+    return bar
+
+
+def _gap_rows(gaps: Sequence[GapSummary], threshold: float | None) -> list[dict[str, Any]]:
+    bounds = [abs(v) for g in gaps for v in (g.gap, g.ci_low, g.ci_high) if v is not None]
+    scale = min(1.0, max([0.05, *bounds, threshold or 0.0]) * 1.1)
+    return [{"g": g, "bar": _svg_bar(g, scale, threshold)} for g in gaps]
+
+
+def _manifest_view(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    def js(v: Any) -> str:
+        return json.dumps(v, ensure_ascii=False, sort_keys=True)
+
+    return {
+        "suite": manifest.get("suite") or {},
+        "dataset": manifest.get("dataset") or {},
+        "epochs": manifest.get("epochs"),
+        "started_at": manifest.get("started_at"),
+        "finished_at": manifest.get("finished_at"),
+        "versions": manifest.get("versions") or {},
+        "counts": manifest.get("counts") or {},
+        "limit": (manifest.get("options") or {}).get("limit"),
+        "n_used": (manifest.get("dataset") or {}).get("n_used"),
+        "gate": js(manifest.get("gate") or {}),
+        "models": [
+            {"name": m.get("name"), "model": m.get("model"), "group": m.get("group"), "api_base": m.get("api_base"),
+             "params": js(m.get("params") or {}), "concurrency": m.get("concurrency"),
+             "price": js(m.get("price")) if m.get("price") is not None else "litellm price map / unknown"}
+            for m in manifest.get("models") or []
+        ],
+        "scorers": [{"key": s.get("key") or s.get("name"), "name": s.get("name"), "args": js(s.get("args") or {})}
+                    for s in manifest.get("scorers") or []],
+    }
+
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(num=num, pct=pct, cost=cost_text, tokens=tokens_text)
+    env.globals["ci"] = ci
+    return env
+
+
+def render_html(
+    summary: RunSummary,
+    manifest: Mapping[str, Any],
+    examples: Sequence[Example],
+    gate: GateOutcome | None,
+    *,
+    max_gap: float | None = None,
+    example_limit: int = 200,
+) -> str:
+    """The report page as a string."""
+    slice_models: dict[str, list[ModelSummary]] = {}
+    for m in summary.slices:
+        slice_models.setdefault(m.slice, []).append(m)
+    all_gaps = [g for g in summary.gaps if g.slice == ALL]
+    model_names = [m.name for m in summary.models if m.usage.cells > 0]
+    return _env().get_template(TEMPLATE).render(
+        csp=CSP,
+        script=FILTER_SCRIPT,
+        s=summary,
+        gs=summary.gate_scorer if summary.gate_scorer in summary.scorers else None,
+        m=_manifest_view(manifest),
+        gate=gate,
+        gate_text=format_gate(gate) if gate else None,
+        gate_exit=int(gate_exit_code(gate)) if gate else None,
+        gate_class={Overall.PASS: "pass", Overall.FAIL: "fail", Overall.INFRASTRUCTURE: "infra"}.get(
+            gate.overall, "infra") if gate else "infra",
+        gaps=_gap_rows(all_gaps, max_gap),
+        slice_models=slice_models,
+        slice_gaps={sl: [g for g in summary.gaps if g.slice == sl and g.scorer == summary.gate_scorer]
+                    for sl in slice_models},
+        examples=examples,
+        example_models=model_names,
+        example_limit=example_limit,
+        max_gap=max_gap,
+    )
+
+
+def write_html(html: str, path: str | Path) -> Path:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(html, encoding="utf-8")
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,223 @@
+"""evalkit.report: summary.csv, gaps.csv and a self-contained, escaped report.html."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from _runfolder import res, write_run
+
+from evalkit.report import write_report
+from evalkit.report.csv import GAPS_COLUMNS, SUMMARY_COLUMNS, neutralise
+from evalkit.report.examples import pick_cells
+from evalkit.types import ErrorKind
+
+HOSTILE = [
+    "<script>alert(1)</script>",
+    "</script><script>alert(2)</script>",
+    "<img src=x onerror=alert(1)>",
+    "\"'><b>bold</b>",
+    '<a href="https://evil.example/x">link</a>',
+    "{{ 7*7 }}",
+]
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.script_text: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script:
+            self.script_text.append(data)
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _basic_run(tmp_path: Path, **kw: object) -> Path:
+    rs = []
+    for i in range(4):
+        rs += [res(f"s{i}", "gpt", 1.0), res(f"s{i}", "llama", 1.0 if i % 2 else 0.0, cost=None)]
+    return write_run(tmp_path / "run", rs, **kw)  # type: ignore[arg-type]
+
+
+def test_writes_three_files_with_the_documented_columns(tmp_path: Path) -> None:
+    run = _basic_run(tmp_path)
+    paths = write_report(run)
+    assert [p.name for p in paths] == ["summary.csv", "gaps.csv", "report.html"]
+    with (run / "summary.csv").open(encoding="utf-8") as f:
+        assert next(csv.reader(f)) == SUMMARY_COLUMNS
+    with (run / "gaps.csv").open(encoding="utf-8") as f:
+        assert next(csv.reader(f)) == GAPS_COLUMNS
+    (gap,) = _rows(run / "gaps.csv")
+    assert (gap["closed_model"], gap["open_model"], gap["gap"], gap["n_pairs"]) == ("gpt", "llama", "0.5", "4")
+    assert gap["p_value"] == "0.5" and gap["discordant_closed_only"] == "2" and "seed" in gap["method"]
+
+
+def test_report_is_regenerated_identically(tmp_path: Path) -> None:
+    run = _basic_run(tmp_path)
+    write_report(run)
+    first = [(run / n).read_bytes() for n in ("summary.csv", "gaps.csv", "report.html")]
+    write_report(run)
+    assert [(run / n).read_bytes() for n in ("summary.csv", "gaps.csv", "report.html")] == first
+
+
+def test_unknown_cost_is_empty_in_csv_and_said_in_html(tmp_path: Path) -> None:
+    run = _basic_run(tmp_path)
+    write_report(run)
+    rows = {r["model"]: r for r in _rows(run / "summary.csv")}
+    assert rows["llama"]["cost_usd"] == "" and rows["llama"]["cost_known_rows"] == "0"
+    assert float(rows["gpt"]["cost_usd"]) == pytest.approx(0.004) and rows["gpt"]["cost_known_rows"] == "4"
+    assert "unknown for 4 of 4" in (run / "report.html").read_text(encoding="utf-8")
+
+
+def test_skipped_model_is_shown_with_its_reason(tmp_path: Path) -> None:
+    run = _basic_run(tmp_path, models=[("gpt", "closed"), ("llama", "open"),
+                                       ("claude", "closed", "skipped", "set ANTHROPIC_API_KEY")])
+    write_report(run)
+    rows = {r["model"]: r for r in _rows(run / "summary.csv")}
+    assert rows["claude"]["n"] == "0" and rows["claude"]["mean"] == ""
+    assert rows["claude"]["status"] == "skipped: set ANTHROPIC_API_KEY"
+    assert "skipped: set ANTHROPIC_API_KEY" in (run / "report.html").read_text(encoding="utf-8")
+
+
+def test_no_closed_model_is_said_plainly(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "run", [res("s0", "llama")],
+                    models=[("gpt", "closed", "skipped", "set OPENAI_API_KEY"), ("llama", "open")])
+    write_report(run)
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "No closed model ran (gpt: skipped: set OPENAI_API_KEY)" in html
+    assert _rows(run / "gaps.csv") == []
+
+
+def test_empty_run_still_reports(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "run", [], status="failed",
+                    models=[("gpt", "closed", "skipped", "set OPENAI_API_KEY")])
+    (run / "samples.jsonl").unlink()
+    write_report(run)
+    assert "No scored example" in (run / "report.html").read_text(encoding="utf-8")
+
+
+def test_hostile_text_is_escaped_and_nothing_loads(tmp_path: Path) -> None:
+    rs = []
+    for i, bad in enumerate(HOSTILE):
+        rs += [
+            res(f"s{i}", "gpt", 1.0, text=bad, input=bad, expected=bad, explanation=bad, tags={"t": bad}),
+            res(f"s{i}", "llama", 0.0, text=bad, explanation=bad),
+        ]
+    rs.append(res("s99", "llama", error=ErrorKind.BAD_RESPONSE))
+    run = write_run(tmp_path / "run", rs)
+    write_report(run)
+    html = (run / "report.html").read_text(encoding="utf-8")
+    for bad in HOSTILE[:5]:
+        assert bad not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "&#34;&#39;&gt;&lt;b&gt;" in html
+
+    parser = _Tags()
+    parser.feed(html)
+    names = [t for t, _ in parser.tags]
+    assert "img" not in names and "b" not in names and "a" not in names and "iframe" not in names
+    assert names.count("script") == 1
+    for tag, attrs in parser.tags:
+        assert not any(k.startswith("on") for k in attrs), (tag, attrs)
+        for key in ("src", "href", "action", "srcset"):
+            assert key not in attrs, (tag, attrs)
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html, re.I)
+    assert "@import" not in html and "url(" not in html
+
+
+def test_content_security_policy_and_script_hash(tmp_path: Path) -> None:
+    run = _basic_run(tmp_path)
+    write_report(run)
+    html = (run / "report.html").read_text(encoding="utf-8")
+    parser = _Tags()
+    parser.feed(html)
+    metas = [a for t, a in parser.tags if t == "meta" and (a.get("http-equiv") or "").lower() == "content-security-policy"]
+    assert len(metas) == 1
+    csp = metas[0]["content"] or ""
+    assert csp.startswith("default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-")
+    script = "".join(parser.script_text)
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
+    assert f"'sha256-{digest}'" in csp
+
+
+def test_csv_formula_injection_is_neutralised(tmp_path: Path) -> None:
+    bad = '=HYPERLINK("http://x")'
+    rs = [res("s0", "gpt", 0.0), res("s0", bad, 1.0), res("s0", "@evil", 1.0)]
+    run = write_run(tmp_path / "run", rs, models=[("gpt", "closed"), (bad, "open"), ("@evil", "open"),
+                                                  ("q", "open", "skipped", "-set Q_KEY")])
+    write_report(run)
+    rows = _rows(run / "summary.csv")
+    assert [r["model"] for r in rows] == ["gpt", "'" + bad, "'@evil", "q"]
+    assert rows[-1]["status"] == "skipped: -set Q_KEY"  # does not start with a formula character
+    gaps = _rows(run / "gaps.csv")
+    assert [g["open_model"] for g in gaps] == ["'" + bad, "'@evil"]
+    # numbers are not strings: a negative gap stays a plain negative number
+    assert [g["gap"] for g in gaps] == ["-1.0", "-1.0"]
+    assert [g["ci_low"] for g in gaps] == ["-1.0", "-1.0"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
+        ("+1", "'+1"), ("-cmd", "'-cmd"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"),
+        ("plain", "plain"), (-0.5, -0.5), (3, 3), (None, None),
+    ],
+)
+def test_neutralise(value: object, expected: object) -> None:
+    assert neutralise(value) == expected
+
+
+def test_slice_value_starting_with_equals_is_neutralised(tmp_path: Path) -> None:
+    rs = [res("s0", "gpt", tags={"=cmd": "x"}), res("s0", "llama", tags={"=cmd": "x"})]
+    run = write_run(tmp_path / "run", rs)
+    write_report(run)
+    assert {r["slice"] for r in _rows(run / "summary.csv")} == {"all", "'=cmd=x"}
+    assert {g["slice"] for g in _rows(run / "gaps.csv")} == {"all", "'=cmd=x"}
+
+
+def test_examples_disagreements_first_and_limited() -> None:
+    values = {("a", 0): {"gpt": 1.0, "llama": 1.0}, ("b", 0): {"gpt": 1.0, "llama": 0.0},
+              ("c", 0): {"gpt": 1.0}, ("d", 0): {"gpt": 0.0, "llama": 0.0}}
+    assert pick_cells(values, 10) == [(("b", 0), True), (("c", 0), True), (("a", 0), False), (("d", 0), False)]
+    assert pick_cells(values, 1) == [(("b", 0), True)]
+
+
+def test_html_examples_show_outputs_and_explanations(tmp_path: Path) -> None:
+    rs = [res("s0", "gpt", 1.0, text="card_arrival", explanation="matches expected"),
+          res("s0", "llama", 0.0, text="lost_card", explanation="expected card_arrival"),
+          res("s1", "gpt", 1.0), res("s1", "llama", error=ErrorKind.RATE_LIMIT)]
+    run = write_run(tmp_path / "run", rs)
+    write_report(run, example_limit=5)
+    html = (run / "report.html").read_text(encoding="utf-8")
+    for text in ("card_arrival", "lost_card", "matches expected", "expected card_arrival", "rate_limit"):
+        assert text in html
+    assert html.count('data-disagree="1"') == 2
+
+
+def test_report_with_a_gate_scorer_that_has_no_results(tmp_path: Path) -> None:
+    run = write_run(tmp_path / "run", [res("s0", "gpt"), res("s0", "llama")],
+                    gate={"scorer": "nope", "max_gap": 0.1})
+    write_report(run)
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "The gate scorer &#39;nope&#39; has no results" in html and "CANNOT DECIDE" in html
