@@ -197,7 +197,9 @@ class Aggregator:
     def add(self, r: Result) -> None:
         if r.model not in self.models:
             self.models[r.model] = ModelInfo(r.model, None, "unlisted", "in the ledger but not in run.json")
-            self.warnings.append(f"model {r.model!r} is in samples.jsonl but not in run.json: left out of gaps")
+            self.warnings.append(
+                f"model {r.model!r} is in samples.jsonl but not in run.json: left out of gaps"
+            )
         slices = self._sample_slices.get(r.sample_id)
         if slices is None:
             slices = tuple(sorted(f"{k}={v}" for k, v in (r.tags or {}).items()))
@@ -262,12 +264,16 @@ class Aggregator:
                 if acc is None and sl != ALL:
                     continue
                 usage = acc.freeze() if acc is not None else UsageStat()
-                scores = {s: self._score_stat(s, name, values[s].get((name, sl), []), sl) for s in self.scorers}
+                scores = {
+                    s: self._score_stat(s, name, values[s].get((name, sl), []), sl) for s in self.scorers
+                }
                 (models if sl == ALL else slices).append(ModelSummary(info, sl, usage, scores))
 
         warnings = [*extra_warnings, *self.warnings]
         for (model, scorer), k in sorted(self._missing.items()):
-            warnings.append(f"{k} answered cells of {model!r} have no {scorer!r} verdict: left out of its mean")
+            warnings.append(
+                f"{k} answered cells of {model!r} have no {scorer!r} verdict: left out of its mean"
+            )
         for (model, scorer), k in sorted(self._bad_values.items()):
             warnings.append(f"{k} {scorer!r} verdicts of {model!r} are not finite numbers: left out")
 
@@ -275,7 +281,9 @@ class Aggregator:
         if gate_scorer is not None and gate_scorer not in self.scorers:
             warnings.append(f"gate scorer {gate_scorer!r} is not one of the run's scorers")
             best_closed: str | None = None
-            gap_note: str | None = f"The gate scorer {gate_scorer!r} has no results, so there is no gap to measure."
+            gap_note: str | None = (
+                f"The gate scorer {gate_scorer!r} has no results, so there is no gap to measure."
+            )
         else:
             best_closed, gap_note = self._best_closed(models, gate_scorer)
         gaps = self._gaps(models, best_closed, all_slices) if best_closed else []
@@ -300,10 +308,13 @@ class Aggregator:
             confidence=self.confidence,
         )
 
-    def _best_closed(self, models: list[ModelSummary], gate_scorer: str | None) -> tuple[str | None, str | None]:
+    def _best_closed(
+        self, models: list[ModelSummary], gate_scorer: str | None
+    ) -> tuple[str | None, str | None]:
         def with_results(group: str) -> list[ModelSummary]:
             return [
-                m for m in models
+                m
+                for m in models
                 if m.group == group and gate_scorer is not None and m.scores[gate_scorer].n > 0
             ]
 
@@ -311,8 +322,10 @@ class Aggregator:
             listed = [m for m in models if m.group == group]
             if not listed:
                 return f"the suite has no {group} model"
-            return "; ".join(f"{m.name}: {m.info.status_text if m.info.status != 'ok' else 'no scored results'}"
-                             for m in listed)
+            return "; ".join(
+                f"{m.name}: {m.info.status_text if m.info.status != 'ok' else 'no scored results'}"
+                for m in listed
+            )
 
         closed, open_ = with_results("closed"), with_results("open")
         if gate_scorer is None:
@@ -348,12 +361,30 @@ class Aggregator:
                     if sl != ALL and not c_vals:
                         continue
                     g = paired_gap(
-                        c_vals, o_vals, confidence=self.confidence, n_resamples=self.n_resamples, seed=self.seed
+                        c_vals,
+                        o_vals,
+                        confidence=self.confidence,
+                        n_resamples=self.n_resamples,
+                        seed=self.seed,
                     )
-                    gaps.append(GapSummary(
-                        scorer, sl, best, o, g.n_pairs, g.closed_mean, g.open_mean, g.gap, g.low, g.high,
-                        g.p_value, g.method, g.discordant_closed_only, g.discordant_open_only,
-                    ))
+                    gaps.append(
+                        GapSummary(
+                            scorer,
+                            sl,
+                            best,
+                            o,
+                            g.n_pairs,
+                            g.closed_mean,
+                            g.open_mean,
+                            g.gap,
+                            g.low,
+                            g.high,
+                            g.p_value,
+                            g.method,
+                            g.discordant_closed_only,
+                            g.discordant_open_only,
+                        )
+                    )
         order = {sl: i for i, sl in enumerate((ALL, *all_slices))}
         return sorted(gaps, key=lambda g: order[g.slice])
 

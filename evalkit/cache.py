@@ -53,7 +53,9 @@ class ResponseCache:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, completion TEXT NOT NULL)")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, completion TEXT NOT NULL)"
+        )
         self.hits = 0
         self.corrupt = 0
 
@@ -72,7 +74,9 @@ class ResponseCache:
             self._db.execute("DELETE FROM responses WHERE key = ?", (key,))
             return None
         self.hits += 1
-        return replace(completion, cached=True)  # cost_usd stays what the request costs; nothing was spent now
+        return replace(
+            completion, cached=True
+        )  # cost_usd stays what the request costs; nothing was spent now
 
     def put(self, key: str, completion: Completion) -> None:
         if not completion.ok:

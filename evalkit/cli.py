@@ -40,11 +40,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", metavar="RUN_DIR", type=Path, help="continue an interrupted run")
     run.add_argument("--models", help="comma-separated display names to run (default: all)")
     run.add_argument("--limit", type=int, help="only the first N samples")
-    run.add_argument("--output", type=Path, default=Path(os.environ.get("EVALKIT_RESULTS_DIR", "results")),
-                     help="results folder (default: results/ or $EVALKIT_RESULTS_DIR)")
+    run.add_argument(
+        "--output",
+        type=Path,
+        default=Path(os.environ.get("EVALKIT_RESULTS_DIR", "results")),
+        help="results folder (default: results/ or $EVALKIT_RESULTS_DIR)",
+    )
     run.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
     run.add_argument("--no-progress", action="store_true", help="no progress display")
-    run.add_argument("--gate", action="store_true", help="apply the suite's gate after the report (its exit code)")
+    run.add_argument(
+        "--gate", action="store_true", help="apply the suite's gate after the report (its exit code)"
+    )
 
     val = sub.add_parser("validate", help="check a suite, its data and its prompt without calling any model")
     val.add_argument("suite")
@@ -61,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="score outputs you already have (no model is called)")
     score.add_argument("--scorer", required=True)
     score.add_argument("--args", help="scorer arguments as JSON")
-    score.add_argument("--input", required=True, type=Path, help="JSONL rows with 'output' and the sample fields")
+    score.add_argument(
+        "--input", required=True, type=Path, help="JSONL rows with 'output' and the sample fields"
+    )
 
     local = sub.add_parser("local", help="the embedded offline models: list, or serve one over HTTP")
     local.add_argument("local_args", nargs=argparse.REMAINDER)
@@ -88,7 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         from evalkit.redact import redact
 
-        _err(f"internal error: {redact(f'{type(exc).__name__}: {exc}')} (set EVALKIT_DEBUG=1 for the traceback)")
+        _err(
+            f"internal error: {redact(f'{type(exc).__name__}: {exc}')} (set EVALKIT_DEBUG=1 for the traceback)"
+        )
         return int(ExitCode.INFRASTRUCTURE)
 
 
@@ -130,22 +140,31 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from evalkit.errors import ConfigError
-    from evalkit.runner import RunOptions, Runner, resume
+    from evalkit.runner import Runner, RunOptions, resume
     from evalkit.suite import load_suite
 
     if args.resume is not None:
         if args.suite or args.models or args.limit:
-            raise ConfigError("--resume takes only the run folder: the run continues with the options it started with")
+            raise ConfigError(
+                "--resume takes only the run folder: the run continues with the options it started with"
+            )
         outcome = resume(args.resume, use_cache=not args.no_cache, progress=not args.no_progress, echo=_out)
     else:
         if not args.suite:
-            raise ConfigError("run: give a suite (e.g. evalkit run suites/classification.yaml) or --resume RUN_DIR")
+            raise ConfigError(
+                "run: give a suite (e.g. evalkit run suites/classification.yaml) or --resume RUN_DIR"
+            )
         if args.limit is not None and args.limit < 1:
             raise ConfigError("--limit must be at least 1")
         loaded = load_suite(args.suite)
         models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
-        opts = RunOptions(models=models, limit=args.limit, output_dir=args.output, use_cache=not args.no_cache,
-                          progress=not args.no_progress)
+        opts = RunOptions(
+            models=models,
+            limit=args.limit,
+            output_dir=args.output,
+            use_cache=not args.no_cache,
+            progress=not args.no_progress,
+        )
         runner = Runner(loaded, opts, echo=_out)
         for w in runner.dataset.warnings:
             _out(f"warning: {w}")
@@ -164,14 +183,18 @@ def _validate(suite_arg: str) -> int:
     loaded = load_suite(suite_arg)
     suite = loaded.suite
     ds = load_dataset(loaded.dataset_path, suite.dataset)
-    renderer = Renderer(suite.prompt, file_vars=loaded.file_vars, hidden=suite.dataset.hidden, where=str(loaded.path))
+    renderer = Renderer(
+        suite.prompt, file_vars=loaded.file_vars, hidden=suite.dataset.hidden, where=str(loaded.path)
+    )
     for s in ds.samples:
         renderer.render(s)
     for w in ds.warnings:
         _out(f"warning: {w}")
     first = ds.samples[0]
-    print(f"{loaded.path}: ok — suite '{suite.name}' v{suite.version}, {len(ds)} examples "
-          f"(sha256 {ds.sha256[:12]}), {len(suite.models)} models, scorers: {', '.join(s.key for s in suite.scorers)}")
+    print(
+        f"{loaded.path}: ok — suite '{suite.name}' v{suite.version}, {len(ds)} examples "
+        f"(sha256 {ds.sha256[:12]}), {len(suite.models)} models, scorers: {', '.join(s.key for s in suite.scorers)}"
+    )
     print(f"first example ({first.id}) renders as:")
     for m in renderer.render(first):
         print(f"--- {m['role']} ---")
@@ -188,7 +211,9 @@ def _gate(run_dir: Path) -> int:
     summary = summarize_run(run_dir)
     from evalkit.suite import GateConfig
 
-    outcome = evaluate_gate(summary, GateConfig.model_validate(
-        {k: v for k, v in (manifest.get("gate") or {}).items() if v is not None}))
+    outcome = evaluate_gate(
+        summary,
+        GateConfig.model_validate({k: v for k, v in (manifest.get("gate") or {}).items() if v is not None}),
+    )
     print(format_gate(outcome))
     return int(gate_exit_code(outcome))

@@ -48,9 +48,13 @@ def detect_format(path: Path, declared: str | None) -> str:
     if declared:
         return declared
     suffix = path.suffix.lower()
-    fmt = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".json": "json"}.get(suffix)
+    fmt = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet", ".json": "json"}.get(
+        suffix
+    )
     if fmt is None:
-        raise DataError(f"{path}: cannot tell the format from '{suffix}'; set dataset.format (jsonl, csv, parquet, json)")
+        raise DataError(
+            f"{path}: cannot tell the format from '{suffix}'; set dataset.format (jsonl, csv, parquet, json)"
+        )
     return fmt
 
 
@@ -65,7 +69,9 @@ def load_dataset(path: Path, config: DatasetConfig) -> Dataset:
     for line, row in rows:
         sample = _to_sample(path, line, row, config)
         if sample.id in seen:
-            raise DataError(f"{path}:{line}: duplicate id '{sample.id}' (first seen on line {seen[sample.id]})")
+            raise DataError(
+                f"{path}:{line}: duplicate id '{sample.id}' (first seen on line {seen[sample.id]})"
+            )
         seen[sample.id] = line
         samples.append(sample)
     if not samples:
@@ -112,12 +118,17 @@ def _hf_rows(path: Path, fmt: str) -> Iterable[tuple[int, dict[str, Any]]]:
         import datasets
     except ImportError as exc:  # pragma: no cover - datasets is a core dependency
         raise DataError(f"{path}: reading {fmt} needs the 'datasets' package ({exc})") from None
-    builder = {"csv": datasets.Dataset.from_csv, "parquet": datasets.Dataset.from_parquet,
-               "json": datasets.Dataset.from_json}[fmt]
+    builder = {
+        "csv": datasets.Dataset.from_csv,
+        "parquet": datasets.Dataset.from_parquet,
+        "json": datasets.Dataset.from_json,
+    }[fmt]
     try:
         ds = builder(str(path))
     except Exception as exc:  # datasets raises many kinds; the user needs one line
-        raise DataError(f"{path}: could not read as {fmt}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        raise DataError(
+            f"{path}: could not read as {fmt}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from None
     first = 2 if fmt == "csv" else 1  # CSV: line 1 is the header
     return ((first + i, dict(row)) for i, row in enumerate(ds))
 
@@ -129,7 +140,9 @@ def _to_sample(path: Path, line: int, row: dict[str, Any], config: DatasetConfig
         raise DataError(f"{where}: missing id field '{fm.id}'")
     raw_id = row[fm.id]
     if not isinstance(raw_id, str | int) or isinstance(raw_id, bool):
-        raise DataError(f"{where}: field '{fm.id}' must be a string or an integer, got {type(raw_id).__name__}")
+        raise DataError(
+            f"{where}: field '{fm.id}' must be a string or an integer, got {type(raw_id).__name__}"
+        )
     if fm.input not in row:
         raise DataError(f"{where}: missing input field '{fm.input}'")
     inp = row[fm.input]

@@ -119,33 +119,66 @@ def evaluate_gate(summary: RunSummary, gate_config: GateConfig) -> GateOutcome:
     """Apply ``gate_config`` to ``summary``. Pure: no I/O."""
     scorer = gate_config.scorer or summary.gate_scorer or (summary.scorers[0] if summary.scorers else None)
     rules: list[RuleVerdict] = [_run_status(summary), _infrastructure(summary)]
-    notes = [f"{m.name} ({m.group}) {m.info.status_text}: not gated" for m in summary.models
-             if m.info.status == "skipped"]
+    notes = [
+        f"{m.name} ({m.group}) {m.info.status_text}: not gated"
+        for m in summary.models
+        if m.info.status == "skipped"
+    ]
     ran = [m for m in summary.models if m.info.ran and m.usage.cells > 0]
 
-    configured = bool(gate_config.min_score) or gate_config.max_gap is not None or gate_config.max_error_rate is not None
+    configured = (
+        bool(gate_config.min_score)
+        or gate_config.max_gap is not None
+        or gate_config.max_error_rate is not None
+    )
     if configured and (scorer is None or scorer not in summary.scorers):
-        rules.append(RuleVerdict("gate_scorer", RuleStatus.INSUFFICIENT, None, None,
-                                 f"gate scorer {scorer!r} has no results in this run"))
+        rules.append(
+            RuleVerdict(
+                "gate_scorer",
+                RuleStatus.INSUFFICIENT,
+                None,
+                None,
+                f"gate scorer {scorer!r} has no results in this run",
+            )
+        )
         return _outcome(rules, scorer, notes)
 
     for group, threshold in gate_config.min_score.items():
         members = [m for m in ran if m.group == str(group)]
         if not members:
-            rules.append(RuleVerdict(f"min_score[{group}]", RuleStatus.INSUFFICIENT, None, threshold,
-                                     f"no {group} model ran, so its score cannot be checked"))
+            rules.append(
+                RuleVerdict(
+                    f"min_score[{group}]",
+                    RuleStatus.INSUFFICIENT,
+                    None,
+                    threshold,
+                    f"no {group} model ran, so its score cannot be checked",
+                )
+            )
         for m in members:
             assert scorer is not None
             mean = m.scores[scorer].mean
             if mean is None:
-                rules.append(RuleVerdict(f"min_score[{group}] {m.name}", RuleStatus.INSUFFICIENT, None, threshold,
-                                         f"{m.name} has no scored cell on {scorer}"))
+                rules.append(
+                    RuleVerdict(
+                        f"min_score[{group}] {m.name}",
+                        RuleStatus.INSUFFICIENT,
+                        None,
+                        threshold,
+                        f"{m.name} has no scored cell on {scorer}",
+                    )
+                )
                 continue
             ok = mean >= threshold
-            rules.append(RuleVerdict(
-                f"min_score[{group}] {m.name}", RuleStatus.PASS if ok else RuleStatus.FAIL, mean, threshold,
-                f"{m.name} scores {_f(mean)} on {scorer} ({'>=' if ok else '<'} {_f(threshold)})",
-            ))
+            rules.append(
+                RuleVerdict(
+                    f"min_score[{group}] {m.name}",
+                    RuleStatus.PASS if ok else RuleStatus.FAIL,
+                    mean,
+                    threshold,
+                    f"{m.name} scores {_f(mean)} on {scorer} ({'>=' if ok else '<'} {_f(threshold)})",
+                )
+            )
 
     if gate_config.max_gap is not None:
         assert scorer is not None
@@ -156,13 +189,20 @@ def evaluate_gate(summary: RunSummary, gate_config: GateConfig) -> GateOutcome:
         for m in ran:
             rate = m.usage.error_rate or 0.0
             ok = rate <= limit
-            rules.append(RuleVerdict(
-                f"max_error_rate {m.name}", RuleStatus.PASS if ok else RuleStatus.FAIL, rate, limit,
-                f"{m.name}: {m.usage.errors} of {m.usage.cells} requests failed ({rate:.1%} {'<=' if ok else '>'} {limit:.1%})",
-            ))
+            rules.append(
+                RuleVerdict(
+                    f"max_error_rate {m.name}",
+                    RuleStatus.PASS if ok else RuleStatus.FAIL,
+                    rate,
+                    limit,
+                    f"{m.name}: {m.usage.errors} of {m.usage.cells} requests failed ({rate:.1%} {'<=' if ok else '>'} {limit:.1%})",
+                )
+            )
 
     if not configured:
-        rules.append(RuleVerdict("rules", RuleStatus.PASS, None, None, "no gate rules configured: nothing to check"))
+        rules.append(
+            RuleVerdict("rules", RuleStatus.PASS, None, None, "no gate rules configured: nothing to check")
+        )
     return _outcome(rules, scorer, notes)
 
 
@@ -171,11 +211,21 @@ def _run_status(summary: RunSummary) -> RuleVerdict:
     if st == "finished":
         return RuleVerdict("run_status", RuleStatus.PASS, None, None, "the run finished")
     if st == "running":
-        return RuleVerdict("run_status", RuleStatus.PASS, None, None,
-                           "run.json still says running (in progress, or killed): results may be partial")
-    return RuleVerdict("run_status", RuleStatus.INSUFFICIENT, None, None,
-                       f"run.json says the run is {st!r}: its results are partial or missing; "
-                       "resume or re-run it before gating")
+        return RuleVerdict(
+            "run_status",
+            RuleStatus.PASS,
+            None,
+            None,
+            "run.json still says running (in progress, or killed): results may be partial",
+        )
+    return RuleVerdict(
+        "run_status",
+        RuleStatus.INSUFFICIENT,
+        None,
+        None,
+        f"run.json says the run is {st!r}: its results are partial or missing; "
+        "resume or re-run it before gating",
+    )
 
 
 def _infrastructure(summary: RunSummary) -> RuleVerdict:
@@ -201,17 +251,26 @@ def _max_gap(summary: RunSummary, scorer: str, limit: float) -> RuleVerdict:
         return RuleVerdict("max_gap", RuleStatus.INSUFFICIENT, None, limit, why)
     gaps = [g for g in summary.gaps_for(scorer, ALL) if g.gap is not None]
     if not gaps:
-        return RuleVerdict("max_gap", RuleStatus.INSUFFICIENT, None, limit,
-                           f"no cell was answered by both {summary.best_closed} and an open model")
+        return RuleVerdict(
+            "max_gap",
+            RuleStatus.INSUFFICIENT,
+            None,
+            limit,
+            f"no cell was answered by both {summary.best_closed} and an open model",
+        )
     best = min(gaps, key=lambda g: g.gap if g.gap is not None else float("inf"))
     assert best.gap is not None
     ok = best.gap <= limit
     detail = "; ".join(
         f"{g.open_model} {_f(g.gap)} [{_f(g.ci_low)}, {_f(g.ci_high)}] on {g.n_pairs} pairs" for g in gaps
     )
-    head = (f"smallest gap {best.closed_model} - {best.open_model} = {_f(best.gap)} "
-            f"{'<=' if ok else '>'} {_f(limit)}")
-    return RuleVerdict("max_gap", RuleStatus.PASS if ok else RuleStatus.FAIL, best.gap, limit, f"{head} ({detail})")
+    head = (
+        f"smallest gap {best.closed_model} - {best.open_model} = {_f(best.gap)} "
+        f"{'<=' if ok else '>'} {_f(limit)}"
+    )
+    return RuleVerdict(
+        "max_gap", RuleStatus.PASS if ok else RuleStatus.FAIL, best.gap, limit, f"{head} ({detail})"
+    )
 
 
 def _outcome(rules: list[RuleVerdict], scorer: str | None, notes: list[str]) -> GateOutcome:

@@ -60,7 +60,9 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
     if fmt != MANIFEST_FORMAT:
         raise RunDirError(f"{path}: format {fmt!r} is not one this evalkit reads ({MANIFEST_FORMAT})")
     models = data.get("models", [])
-    if not isinstance(models, list) or not all(isinstance(m, dict) and isinstance(m.get("name"), str) for m in models):
+    if not isinstance(models, list) or not all(
+        isinstance(m, dict) and isinstance(m.get("name"), str) for m in models
+    ):
         raise RunDirError(f"{path}: 'models' must be a list of objects, each with a 'name'")
     scorers = data.get("scorers", [])
     if not isinstance(scorers, list) or not all(isinstance(s, dict) for s in scorers):

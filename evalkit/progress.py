@@ -12,8 +12,15 @@ from collections.abc import Callable
 from types import TracebackType
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, \
-    TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 
 class RunProgress:
@@ -30,10 +37,17 @@ class RunProgress:
         self.first_done = dict.fromkeys(self.totals, 0)
         self._next_report = {m: 0.1 for m in self.totals}
         self._progress = Progress(
-            TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("errors {task.fields[errors]}"), TextColumn("spent {task.fields[spent]}"),
-            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-            console=self.console, disable=not self.live, refresh_per_second=4,
+            TextColumn("{task.description:<22}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("errors {task.fields[errors]}"),
+            TextColumn("spent {task.fields[spent]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=self.console,
+            disable=not self.live,
+            refresh_per_second=4,
         )
         self._tasks: dict[str, TaskID] = {
             m: self._progress.add_task(m, total=n, errors=0, spent="$0.00") for m, n in models
@@ -44,7 +58,9 @@ class RunProgress:
         self._progress.__enter__()
         return self
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self._progress.__exit__(et, ev, tb)
 
     def advance(self, model: str, n: int, *, errors: int, cost: float | None, initial: bool = False) -> None:
@@ -54,8 +70,12 @@ class RunProgress:
             self.spent[model] += cost
         if initial:
             self.first_done[model] = self.done[model]
-        self._progress.update(self._tasks[model], completed=self.done[model], errors=self.errors[model],
-                              spent=f"${self.spent[model]:.4f}")
+        self._progress.update(
+            self._tasks[model],
+            completed=self.done[model],
+            errors=self.errors[model],
+            spent=f"${self.spent[model]:.4f}",
+        )
         if self.enabled and not self.live and not initial:
             self._report_line(model)
 
@@ -69,5 +89,7 @@ class RunProgress:
         elapsed = time.monotonic() - self.started
         fresh = self.done[model] - self.first_done[model]
         eta = elapsed / fresh * (total - self.done[model]) if fresh else 0.0
-        self.echo(f"  {model}: {self.done[model]}/{total} ({frac:.0%}), errors {self.errors[model]}, "
-                  f"spent ${self.spent[model]:.4f}, elapsed {elapsed:.0f}s, ETA {eta:.0f}s")
+        self.echo(
+            f"  {model}: {self.done[model]}/{total} ({frac:.0%}), errors {self.errors[model]}, "
+            f"spent ${self.spent[model]:.4f}, elapsed {elapsed:.0f}s, ETA {eta:.0f}s"
+        )

@@ -25,7 +25,9 @@ def _compile(source: str, name: str, where: str) -> jinja2.Template:
     try:
         return _ENV.from_string(source)
     except jinja2.TemplateSyntaxError as exc:
-        raise ConfigError(f"{where}: prompt.{name}: template error on line {exc.lineno}: {exc.message}") from None
+        raise ConfigError(
+            f"{where}: prompt.{name}: template error on line {exc.lineno}: {exc.message}"
+        ) from None
 
 
 def check_templates(prompt: PromptConfig, *, where: str) -> None:
@@ -38,7 +40,9 @@ def check_templates(prompt: PromptConfig, *, where: str) -> None:
 class Renderer:
     """Turns a sample into the messages sent to every model."""
 
-    def __init__(self, prompt: PromptConfig, *, file_vars: dict[str, Any], hidden: list[str], where: str) -> None:
+    def __init__(
+        self, prompt: PromptConfig, *, file_vars: dict[str, Any], hidden: list[str], where: str
+    ) -> None:
         self._where = where
         self._system = _compile(prompt.system, "system", where) if prompt.system is not None else None
         self._user = _compile(prompt.user, "user", where)

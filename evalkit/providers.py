@@ -167,12 +167,17 @@ def _backoff(attempt: int, policy: RetryPolicy) -> float:
     return raw * (0.5 + random.random() / 2)
 
 
-def _to_completion(response: Any, *, latency: float, attempts: int, pricing: Pricing | None,
-                   litellm: ModuleType) -> Completion:
+def _to_completion(
+    response: Any, *, latency: float, attempts: int, pricing: Pricing | None, litellm: ModuleType
+) -> Completion:
     choices = getattr(response, "choices", None) or []
     if not choices:
-        return Completion(text=None, latency_s=latency, attempts=attempts,
-                          error=ErrorInfo(ErrorKind.BAD_RESPONSE, "the response had no choices"))
+        return Completion(
+            text=None,
+            latency_s=latency,
+            attempts=attempts,
+            error=ErrorInfo(ErrorKind.BAD_RESPONSE, "the response had no choices"),
+        )
     choice = choices[0]
     message = getattr(choice, "message", None)
     text = getattr(message, "content", None)
@@ -188,11 +193,25 @@ def _to_completion(response: Any, *, latency: float, attempts: int, pricing: Pri
         except Exception:
             cost = None  # no price known for this model: unknown, never 0
     if finish == "content_filter" and not text:
-        return Completion(text=None, finish_reason=finish, input_tokens=in_tok, output_tokens=out_tok,
-                          cost_usd=cost, latency_s=latency, attempts=attempts,
-                          error=ErrorInfo(ErrorKind.CONTENT_FILTER, "the provider's content filter blocked the answer"))
-    return Completion(text=text, finish_reason=finish, input_tokens=in_tok, output_tokens=out_tok,
-                      cost_usd=cost, latency_s=latency, attempts=attempts)
+        return Completion(
+            text=None,
+            finish_reason=finish,
+            input_tokens=in_tok,
+            output_tokens=out_tok,
+            cost_usd=cost,
+            latency_s=latency,
+            attempts=attempts,
+            error=ErrorInfo(ErrorKind.CONTENT_FILTER, "the provider's content filter blocked the answer"),
+        )
+    return Completion(
+        text=text,
+        finish_reason=finish,
+        input_tokens=in_tok,
+        output_tokens=out_tok,
+        cost_usd=cost,
+        latency_s=latency,
+        attempts=attempts,
+    )
 
 
 def classify(exc: BaseException) -> tuple[ErrorInfo, float | None]:

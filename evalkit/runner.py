@@ -31,7 +31,14 @@ from evalkit.errors import ConfigError, ExitCode, RunDirError
 from evalkit.ledger import LedgerWriter, done_cells, read_manifest
 from evalkit.progress import RunProgress
 from evalkit.prompt import Renderer
-from evalkit.providers import Pricing, RetryPolicy, api_key_for, complete, litellm_version, missing_credentials
+from evalkit.providers import (
+    Pricing,
+    RetryPolicy,
+    api_key_for,
+    complete,
+    litellm_version,
+    missing_credentials,
+)
 from evalkit.providers_list import LOCAL_PROVIDER
 from evalkit.scorers.registry import ScoreFn, build_scorer
 from evalkit.suite import LoadedSuite, ModelConfig, load_suite
@@ -81,10 +88,15 @@ class ModelPlan:
     def manifest(self) -> dict[str, Any]:
         c = self.config
         return {
-            "name": c.name, "model": c.model, "group": self.group, "api_base": c.api_base,
-            "params": self.params, "concurrency": self.concurrency,
+            "name": c.name,
+            "model": c.model,
+            "group": self.group,
+            "api_base": c.api_base,
+            "params": self.params,
+            "concurrency": self.concurrency,
             "price": c.price.model_dump() if c.price else None,
-            "status": self.status, "status_reason": self.reason,
+            "status": self.status,
+            "status_reason": self.reason,
             "counts": {"done": self.done, "errors": self.errors, "cached": self.cached},
         }
 
@@ -125,13 +137,21 @@ class Runner:
         self.options = options
         self.echo = echo
         self.dataset: Dataset = load_dataset(loaded.dataset_path, self.suite.dataset)
-        self.samples: list[Sample] = self.dataset.samples[: options.limit] if options.limit else self.dataset.samples
-        self.renderer = Renderer(self.suite.prompt, file_vars=loaded.file_vars, hidden=self.suite.dataset.hidden,
-                                 where=str(loaded.path))
+        self.samples: list[Sample] = (
+            self.dataset.samples[: options.limit] if options.limit else self.dataset.samples
+        )
+        self.renderer = Renderer(
+            self.suite.prompt,
+            file_vars=loaded.file_vars,
+            hidden=self.suite.dataset.hidden,
+            where=str(loaded.path),
+        )
         for s in self.samples:  # every template variable checked before the first request
             self.renderer.render(s)
         self.scorers: dict[str, ScoreFn] = {
-            sc.key: build_scorer(sc.name, sc.args, base_dir=loaded.base_dir, where=f"{loaded.path}: scorers.{i}")
+            sc.key: build_scorer(
+                sc.name, sc.args, base_dir=loaded.base_dir, where=f"{loaded.path}: scorers.{i}"
+            )
             for i, sc in enumerate(self.suite.scorers)
         }
         self.plans = [self._plan(m) for m in self._selected_models()]
@@ -148,23 +168,35 @@ class Runner:
             if want not in names:
                 close = difflib.get_close_matches(want, names, n=1, cutoff=0.5)
                 hint = f" Did you mean {close[0]}?" if close else ""
-                raise ConfigError(f"--models: '{want}' is not a model of {self.loaded.path}.{hint} "
-                                  f"Models: {', '.join(names)}")
+                raise ConfigError(
+                    f"--models: '{want}' is not a model of {self.loaded.path}.{hint} "
+                    f"Models: {', '.join(names)}"
+                )
             chosen.append(next(m for m in models if m.name == want))
         return chosen
 
     def _plan(self, m: ModelConfig) -> ModelPlan:
         d = self.suite.defaults
-        policy = RetryPolicy(max_attempts=m.max_attempts or d.max_attempts, timeout_s=m.timeout_s or d.timeout_s,
-                             max_retry_time_s=d.max_retry_time_s)
+        policy = RetryPolicy(
+            max_attempts=m.max_attempts or d.max_attempts,
+            timeout_s=m.timeout_s or d.timeout_s,
+            max_retry_time_s=d.max_retry_time_s,
+        )
         pricing = Pricing(m.price.input_per_mtok, m.price.output_per_mtok) if m.price else None
-        plan = ModelPlan(config=m, group=str(m.group), params=self.suite.params_for(m),
-                         concurrency=self.suite.concurrency_for(m), policy=policy, pricing=pricing,
-                         identity_model=m.model, identity_base=m.api_base, call_model=m.model, call_base=m.api_base)
+        plan = ModelPlan(
+            config=m,
+            group=str(m.group),
+            params=self.suite.params_for(m),
+            concurrency=self.suite.concurrency_for(m),
+            policy=policy,
+            pricing=pricing,
+            identity_model=m.model,
+            identity_base=m.api_base,
+            call_model=m.model,
+            call_base=m.api_base,
+        )
         if m.model.startswith(LOCAL_PROVIDER + "/"):
-            from evalkit.local import local_identity
-
-            plan.identity_model = local_identity(m.model.split("/", 1)[1])
+            plan.identity_model = _local_identity(m.model.split("/", 1)[1])
             return plan
         reason = missing_credentials(m.model, api_base=m.api_base, api_key_env=m.api_key_env)
         if reason:
@@ -185,22 +217,32 @@ class Runner:
         planned = len(self.samples) * epochs * len(runnable)
         remaining = planned - sum(1 for c in done if c[1] in {p.name for p in runnable})
         if not runnable:
-            manifest.update(status="failed", finished_at=_now_iso(), models=[p.manifest() for p in self.plans])
+            manifest.update(
+                status="failed", finished_at=_now_iso(), models=[p.manifest() for p in self.plans]
+            )
             write_manifest(run_dir, manifest)
             self._write_report(run_dir)
-            return RunOutcome(run_dir, ExitCode.INFRASTRUCTURE,
-                              "no model could run: every model was skipped (see the lines above)")
+            return RunOutcome(
+                run_dir,
+                ExitCode.INFRASTRUCTURE,
+                "no model could run: every model was skipped (see the lines above)",
+            )
         self._start_local_servers(runnable)
         cache = ResponseCache.default() if self.options.use_cache else None
         ledger = LedgerWriter(run_dir / "samples.jsonl")
-        progress = RunProgress([(p.name, len(self.samples) * epochs) for p in runnable],
-                               enabled=self.options.progress, echo=self.echo)
+        progress = RunProgress(
+            [(p.name, len(self.samples) * epochs) for p in runnable],
+            enabled=self.options.progress,
+            echo=self.echo,
+        )
         for p in runnable:
             already = sum(1 for c in done if c[1] == p.name)
             p.done = already
             progress.advance(p.name, already, errors=0, cost=None, initial=True)
-        self.echo(f"run {run_dir}: {len(runnable)} model(s) x {len(self.samples)} samples x {epochs} epoch(s); "
-                  f"{remaining} request(s) to go")
+        self.echo(
+            f"run {run_dir}: {len(runnable)} model(s) x {len(self.samples)} samples x {epochs} epoch(s); "
+            f"{remaining} request(s) to go"
+        )
         status = "finished"
         try:
             with progress:
@@ -211,22 +253,34 @@ class Runner:
             ledger.close()
             if cache is not None:
                 cache.close()
-            from evalkit.local import stop_all
+            from evalkit.local import stop_local_models
 
-            stop_all()
-        manifest.update(status=status, finished_at=_now_iso(), models=[p.manifest() for p in self.plans],
-                        counts=self._counts(planned))
+            stop_local_models()
+        manifest.update(
+            status=status,
+            finished_at=_now_iso(),
+            models=[p.manifest() for p in self.plans],
+            counts=self._counts(planned),
+        )
         write_manifest(run_dir, manifest)
         if status == "interrupted":
-            return RunOutcome(run_dir, ExitCode.INTERRUPTED,
-                              f"interrupted: what finished is saved. Resume with: evalkit run --resume {run_dir}",
-                              **self._counts(planned))
+            return RunOutcome(
+                run_dir,
+                ExitCode.INTERRUPTED,
+                f"interrupted: what finished is saved. Resume with: evalkit run --resume {run_dir}",
+                warnings=self.dataset.warnings,
+                **self._counts(planned),
+            )
         self._write_report(run_dir)
         return self._outcome(run_dir, planned)
 
     def _counts(self, planned: int) -> dict[str, int]:
-        return {"planned": planned, "done": sum(p.done for p in self.plans),
-                "errors": sum(p.errors for p in self.plans), "cached": sum(p.cached for p in self.plans)}
+        return {
+            "planned": planned,
+            "done": sum(p.done for p in self.plans),
+            "errors": sum(p.errors for p in self.plans),
+            "cached": sum(p.cached for p in self.plans),
+        }
 
     def _outcome(self, run_dir: Path, planned: int) -> RunOutcome:
         counts = self._counts(planned)
@@ -234,20 +288,34 @@ class Runner:
         stopped = [p for p in self.plans if p.status == "stopped"]
         if failed or stopped:
             names = ", ".join(f"{p.name} ({p.reason or 'every request failed'})" for p in [*failed, *stopped])
-            return RunOutcome(run_dir, ExitCode.INFRASTRUCTURE, f"report written, but models failed: {names}",
-                              warnings=self.dataset.warnings, **counts)
-        return RunOutcome(run_dir, ExitCode.OK, f"report: {run_dir / 'report.html'}", warnings=self.dataset.warnings,
-                          **counts)
+            return RunOutcome(
+                run_dir,
+                ExitCode.INFRASTRUCTURE,
+                f"report written, but models failed: {names}",
+                warnings=self.dataset.warnings,
+                **counts,
+            )
+        return RunOutcome(
+            run_dir,
+            ExitCode.OK,
+            f"report: {run_dir / 'report.html'}",
+            warnings=self.dataset.warnings,
+            **counts,
+        )
 
     def _prepare_dir(self, resume_dir: Path | None) -> tuple[Path, dict[str, Any], set[tuple[str, str, int]]]:
         if resume_dir is not None:
             manifest = read_manifest(resume_dir)
             if manifest.get("suite", {}).get("hash") != self.loaded.suite_hash:
-                raise RunDirError(f"{resume_dir}: the suite changed since this run started "
-                                  f"({self.loaded.path}); start a new run instead of resuming")
+                raise RunDirError(
+                    f"{resume_dir}: the suite changed since this run started "
+                    f"({self.loaded.path}); start a new run instead of resuming"
+                )
             if manifest.get("dataset", {}).get("sha256") != self.dataset.sha256:
-                raise RunDirError(f"{resume_dir}: the dataset {self.dataset.path} changed since this run started; "
-                                  "start a new run instead of resuming")
+                raise RunDirError(
+                    f"{resume_dir}: the dataset {self.dataset.path} changed since this run started; "
+                    "start a new run instead of resuming"
+                )
             manifest.update(status="running", resumed_at=_now_iso())
             write_manifest(resume_dir, manifest)
             return resume_dir, manifest, done_cells(resume_dir)
@@ -259,17 +327,31 @@ class Runner:
             "status": "running",
             "started_at": _now_iso(),
             "finished_at": None,
-            "suite": {"name": self.suite.name, "version": self.suite.version, "path": str(self.loaded.path),
-                      "hash": self.loaded.suite_hash, "task_hash": self.loaded.task_hash},
+            "suite": {
+                "name": self.suite.name,
+                "version": self.suite.version,
+                "path": str(self.loaded.path),
+                "hash": self.loaded.suite_hash,
+                "task_hash": self.loaded.task_hash,
+            },
             "suite_config": self.suite.model_dump(mode="json"),
-            "dataset": {"path": str(self.dataset.path), "sha256": self.dataset.sha256,
-                        "n_samples": len(self.dataset), "n_used": len(self.samples), "format": self.dataset.format},
+            "dataset": {
+                "path": str(self.dataset.path),
+                "sha256": self.dataset.sha256,
+                "n_samples": len(self.dataset),
+                "n_used": len(self.samples),
+                "format": self.dataset.format,
+            },
             "options": {"models": self.options.models, "limit": self.options.limit},
             "epochs": self.suite.epochs,
             "models": [p.manifest() for p in self.plans],
             "scorers": [{"key": s.key, "name": s.name, "args": s.args} for s in self.suite.scorers],
             "gate": self.suite.gate.model_dump(mode="json") | {"scorer": self.suite.gate_scorer},
-            "versions": {"evalkit": __version__, "litellm": litellm_version(), "python": platform.python_version()},
+            "versions": {
+                "evalkit": __version__,
+                "litellm": litellm_version(),
+                "python": platform.python_version(),
+            },
         }
         write_manifest(run_dir, manifest)
         return run_dir, manifest, set()
@@ -284,19 +366,27 @@ class Runner:
             alias = p.config.model.split("/", 1)[1]
             self.echo(f"starting the embedded model {alias} (llama.cpp, CPU)...")
             endpoint = ensure_local_model(alias)
-            p.call_model, p.call_base = endpoint.litellm_model, endpoint.api_base
-            p.api_key = "sk-local"
+            p.call_model, p.call_base, p.api_key = endpoint.litellm_model, endpoint.api_base, endpoint.api_key
 
     def _write_report(self, run_dir: Path) -> None:
         from evalkit.report import write_report
 
         write_report(run_dir)
 
-    async def _fan_out(self, plans: list[ModelPlan], done: set[tuple[str, str, int]], cache: ResponseCache | None,
-                       ledger: LedgerWriter, progress: RunProgress) -> None:
+    async def _fan_out(
+        self,
+        plans: list[ModelPlan],
+        done: set[tuple[str, str, int]],
+        cache: ResponseCache | None,
+        ledger: LedgerWriter,
+        progress: RunProgress,
+    ) -> None:
         async def run_model(plan: ModelPlan) -> None:
             cells: Iterator[tuple[Sample, int]] = (
-                (s, e) for e in range(self.suite.epochs) for s in self.samples if (s.id, plan.name, e) not in done
+                (s, e)
+                for e in range(self.suite.epochs)
+                for s in self.samples
+                if (s.id, plan.name, e) not in done
             )
 
             async def worker() -> None:
@@ -317,29 +407,52 @@ class Runner:
 
         await asyncio.gather(*(run_model(p) for p in plans))
 
-    async def _one(self, plan: ModelPlan, sample: Sample, epoch: int, cache: ResponseCache | None) -> Result | None:
+    async def _one(
+        self, plan: ModelPlan, sample: Sample, epoch: int, cache: ResponseCache | None
+    ) -> Result | None:
         messages = self.renderer.render(sample)
-        request = Request(model=plan.identity_model, messages=messages, params=plan.params,
-                          api_base=plan.identity_base, epoch=epoch)
+        request = Request(
+            model=plan.identity_model,
+            messages=messages,
+            params=plan.params,
+            api_base=plan.identity_base,
+            epoch=epoch,
+        )
         key = request_key(request)
         completion = cache.get(key) if cache is not None else None
         if completion is None:
-            completion = await complete(request, policy=plan.policy, api_key=plan.api_key, pricing=plan.pricing,
-                                        call_model=plan.call_model, call_base=plan.call_base)
+            completion = await complete(
+                request,
+                policy=plan.policy,
+                api_key=plan.api_key,
+                pricing=plan.pricing,
+                call_model=plan.call_model,
+                call_base=plan.call_base,
+            )
             if completion.error is not None and completion.error.kind == ErrorKind.AUTH:
                 if plan.status == "ok":
                     env = plan.config.api_key_env or _key_var(plan.config.model)
                     plan.status = "stopped"
-                    plan.reason = (f"HTTP {completion.error.status}: the provider rejected the credentials; "
-                                   f"check {env}")
+                    plan.reason = (
+                        f"HTTP {completion.error.status}: the provider rejected the credentials; check {env}"
+                    )
                     self.echo(f"stopping {plan.name}: {plan.reason}")
                 return None  # not written: a resume with a fixed key sends it
             if cache is not None:
                 cache.put(key, completion)
         scores = self._score(completion, sample) if completion.ok else {}
-        return Result(sample_id=sample.id, model=plan.name, epoch=epoch, completion=completion, scores=scores,
-                      request_key=key, input=sample.input, expected=sample.expected, tags=sample.tags,
-                      at=time.time())
+        return Result(
+            sample_id=sample.id,
+            model=plan.name,
+            epoch=epoch,
+            completion=completion,
+            scores=scores,
+            request_key=key,
+            input=sample.input,
+            expected=sample.expected,
+            tags=sample.tags,
+            at=time.time(),
+        )
 
     def _score(self, completion: Completion, sample: Sample) -> dict[str, Score]:
         text = completion.text or ""
@@ -348,15 +461,39 @@ class Runner:
             try:
                 out[key] = fn(text, sample)
             except Exception as exc:  # a scorer bug must not lose the completion
-                out[key] = Score(0.0, None, f"scorer raised {type(exc).__name__}: {exc}", label="scorer_error")
+                out[key] = Score(
+                    0.0, None, f"scorer raised {type(exc).__name__}: {exc}", label="scorer_error"
+                )
         return out
+
+
+def _local_identity(alias: str) -> str:
+    """The cache identity of an embedded model: its alias and the exact weights and runtime that serve it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from evalkit.local import get_local_spec
+
+    spec = get_local_spec(alias)
+    parts = [f"{LOCAL_PROVIDER}/{alias}"]
+    for dist in (spec.distribution, spec.runtime):
+        try:
+            parts.append(f"{dist}=={version(dist)}")
+        except PackageNotFoundError:
+            parts.append(f"{dist}==?")
+    return "@".join(parts)
 
 
 def _key_var(model: str) -> str:
     provider = model.split("/", 1)[0]
-    return {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY",
-            "together_ai": "TOGETHERAI_API_KEY", "groq": "GROQ_API_KEY", "fireworks_ai": "FIREWORKS_AI_API_KEY",
-            "openrouter": "OPENROUTER_API_KEY"}.get(provider, f"the API key for {provider}")
+    return {
+        "openai": "OPENAI_API_KEY",
+        "anthropic": "ANTHROPIC_API_KEY",
+        "gemini": "GEMINI_API_KEY",
+        "together_ai": "TOGETHERAI_API_KEY",
+        "groq": "GROQ_API_KEY",
+        "fireworks_ai": "FIREWORKS_AI_API_KEY",
+        "openrouter": "OPENROUTER_API_KEY",
+    }.get(provider, f"the API key for {provider}")
 
 
 def _run_async(coro: Any) -> None:
@@ -373,14 +510,28 @@ def _run_async(coro: Any) -> None:
         signal.signal(signal.SIGTERM, previous)
 
 
-def resume(run_dir: Path, *, output_dir: Path | None = None, use_cache: bool = True, progress: bool = True,
-           echo: Echo = print) -> RunOutcome:
+def resume(
+    run_dir: Path,
+    *,
+    output_dir: Path | None = None,
+    use_cache: bool = True,
+    progress: bool = True,
+    echo: Echo = print,
+) -> RunOutcome:
     """Continue an interrupted run with the options it was started with."""
     manifest = read_manifest(run_dir)
     suite_path = Path(manifest.get("suite", {}).get("path", ""))
     loaded = load_suite(suite_path)
     opts = manifest.get("options", {})
-    runner = Runner(loaded, RunOptions(models=opts.get("models"), limit=opts.get("limit"),
-                                       output_dir=output_dir or run_dir.parent.parent, use_cache=use_cache,
-                                       progress=progress), echo=echo)
+    runner = Runner(
+        loaded,
+        RunOptions(
+            models=opts.get("models"),
+            limit=opts.get("limit"),
+            output_dir=output_dir or run_dir.parent.parent,
+            use_cache=use_cache,
+            progress=progress,
+        ),
+        echo=echo,
+    )
     return runner.execute(resume_dir=run_dir)

@@ -237,7 +237,18 @@ def paired_gap(
     else:
         method = boot
     return PairedGap(
-        n, float(c.mean()), float(o.mean()), gap, low, high, p, method, closed_only, open_only, seed, n_resamples
+        n,
+        float(c.mean()),
+        float(o.mean()),
+        gap,
+        low,
+        high,
+        p,
+        method,
+        closed_only,
+        open_only,
+        seed,
+        n_resamples,
     )
 
 

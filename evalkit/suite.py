@@ -47,12 +47,16 @@ class DatasetConfig(_Strict):
         default=None, description="Default: from the file extension (.jsonl, .csv, .parquet, .json)."
     )
     fields: FieldMap = FieldMap()
-    tags: list[str] = Field(default_factory=list, description="Fields whose values are slice tags in the report.")
+    tags: list[str] = Field(
+        default_factory=list, description="Fields whose values are slice tags in the report."
+    )
     hidden: list[str] = Field(
         default_factory=list,
         description="Further fields the prompt template must not see (the expected field is always hidden).",
     )
-    required: list[str] = Field(default_factory=list, description="Fields every row must have (e.g. should_refuse).")
+    required: list[str] = Field(
+        default_factory=list, description="Fields every row must have (e.g. should_refuse)."
+    )
 
 
 class PromptConfig(_Strict):
@@ -70,7 +74,9 @@ class ModelDefaults(_Strict):
     concurrency: int = Field(default=4, ge=1, le=1024)
     timeout_s: float = Field(default=120.0, gt=0, description="Per attempt.")
     max_attempts: int = Field(default=4, ge=1, le=20)
-    max_retry_time_s: float = Field(default=300.0, gt=0, description="Cap on one request's total time with retries.")
+    max_retry_time_s: float = Field(
+        default=300.0, gt=0, description="Cap on one request's total time with retries."
+    )
 
 
 class ModelConfig(_Strict):
@@ -82,9 +88,12 @@ class ModelConfig(_Strict):
     group: Group = Field(description="closed (the API you use today) or open (the candidate).")
     api_base: str | None = None
     api_key_env: str | None = Field(
-        default=None, description="Environment variable holding this model's key (never put the key itself here)."
+        default=None,
+        description="Environment variable holding this model's key (never put the key itself here).",
     )
-    params: dict[str, Any] = Field(default_factory=dict, description="Overrides defaults.params for this model.")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Overrides defaults.params for this model."
+    )
     concurrency: int | None = Field(default=None, ge=1, le=1024)
     timeout_s: float | None = Field(default=None, gt=0)
     max_attempts: int | None = Field(default=None, ge=1, le=20)
@@ -96,7 +105,14 @@ class ModelConfig(_Strict):
         provider, sep, rest = v.partition("/")
         if not sep or not rest:
             raise ValueError(f"'{v}' has no provider prefix; write it as LiteLLM does, e.g. openai/{v}")
-        if provider != LOCAL_PROVIDER and provider not in KNOWN_PROVIDERS:
+        if provider == LOCAL_PROVIDER:
+            from evalkit.local import get_local_spec
+
+            try:
+                get_local_spec(rest)
+            except ConfigError as exc:  # pydantic reports ValueErrors with the key path
+                raise ValueError(exc.message) from None
+        elif provider not in KNOWN_PROVIDERS:
             close = difflib.get_close_matches(provider, [*KNOWN_PROVIDERS, LOCAL_PROVIDER], n=1, cutoff=0.6)
             hint = f" Did you mean {close[0]}/{rest}?" if close else ""
             raise ValueError(f"unknown provider '{provider}' in '{v}'.{hint}")
@@ -163,7 +179,10 @@ class Suite(_Strict):
 
     @model_validator(mode="after")
     def _unique_names(self) -> Suite:
-        for what, names in (("models", [m.name for m in self.models]), ("scorers", [s.key for s in self.scorers])):
+        for what, names in (
+            ("models", [m.name for m in self.models]),
+            ("scorers", [s.key for s in self.scorers]),
+        ):
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
                 raise ValueError(f"{what}: duplicate name {dupes[0]!r}")
@@ -310,7 +329,9 @@ def load_suite(path: str | Path) -> LoadedSuite:
             try:
                 file_vars[name] = json.loads(text)
             except json.JSONDecodeError as exc:
-                raise ConfigError(f"{fp}:{exc.lineno}: prompt.files.{name}: not valid JSON: {exc.msg}") from None
+                raise ConfigError(
+                    f"{fp}:{exc.lineno}: prompt.files.{name}: not valid JSON: {exc.msg}"
+                ) from None
         else:
             file_vars[name] = text
 

@@ -45,7 +45,11 @@ class ModelInfo:
     @property
     def status_text(self) -> str:
         """``ok`` or e.g. ``skipped: set OPENAI_API_KEY to run this model``."""
-        return f"{self.status}: {self.status_reason}" if self.status_reason and self.status != "ok" else self.status
+        return (
+            f"{self.status}: {self.status_reason}"
+            if self.status_reason and self.status != "ok"
+            else self.status
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,7 +104,11 @@ class Completion:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         if self.error is not None:
-            d["error"] = {"kind": str(self.error.kind), "message": self.error.message, "status": self.error.status}
+            d["error"] = {
+                "kind": str(self.error.kind),
+                "message": self.error.message,
+                "status": self.error.status,
+            }
         return d
 
     @classmethod
@@ -138,7 +142,12 @@ class Score:
     """The verdict's class where the scorer has classes (e.g. ``schema_violation``, ``full_refusal``)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "answer": self.answer, "explanation": self.explanation, "label": self.label}
+        return {
+            "value": self.value,
+            "answer": self.answer,
+            "explanation": self.explanation,
+            "label": self.label,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Score:

@@ -32,16 +32,37 @@ def res(
 ) -> Result:
     """One ledger result; ``value`` may be a {scorer: value} dict; ``error`` makes it a failed request."""
     if error is not None:
-        completion = Completion(text=None, cost_usd=None, input_tokens=None, output_tokens=None, latency_s=None,
-                                error=ErrorInfo(error, f"{error} happened", 500 if error == ErrorKind.SERVER else None))
+        completion = Completion(
+            text=None,
+            cost_usd=None,
+            input_tokens=None,
+            output_tokens=None,
+            latency_s=None,
+            error=ErrorInfo(error, f"{error} happened", 500 if error == ErrorKind.SERVER else None),
+        )
         scores: dict[str, Score] = {}
     else:
-        completion = Completion(text=text, finish_reason="stop", input_tokens=input_tokens,
-                                output_tokens=output_tokens, cost_usd=cost, latency_s=latency)
+        completion = Completion(
+            text=text,
+            finish_reason="stop",
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cost_usd=cost,
+            latency_s=latency,
+        )
         values = value if isinstance(value, dict) else ({} if value is None else {scorer: value})
         scores = {k: Score(v, text, explanation) for k, v in values.items()}
-    return Result(sample_id=sample_id, model=model, epoch=epoch, completion=completion, scores=scores,
-                  request_key="k", input=input, expected=expected, tags=tags or {})
+    return Result(
+        sample_id=sample_id,
+        model=model,
+        epoch=epoch,
+        completion=completion,
+        scores=scores,
+        request_key="k",
+        input=input,
+        expected=expected,
+        tags=tags or {},
+    )
 
 
 def manifest(
@@ -57,9 +78,19 @@ def manifest(
         name, group = spec[0], spec[1]
         st = spec[2] if len(spec) > 2 else "ok"
         reason = spec[3] if len(spec) > 3 else None
-        ms.append({"name": name, "model": f"openai/{name}", "group": group, "api_base": None,
-                   "params": {"temperature": 0}, "concurrency": 4, "price": None,
-                   "status": st, "status_reason": reason})
+        ms.append(
+            {
+                "name": name,
+                "model": f"openai/{name}",
+                "group": group,
+                "api_base": None,
+                "params": {"temperature": 0},
+                "concurrency": 4,
+                "price": None,
+                "status": st,
+                "status_reason": reason,
+            }
+        )
     suite_config: dict[str, Any] = {"name": "demo"}
     if errors is not None:
         suite_config["errors"] = errors
@@ -69,7 +100,13 @@ def manifest(
         "status": status,
         "started_at": "2026-11-22T10:15:00Z",
         "finished_at": "2026-11-22T10:19:12Z",
-        "suite": {"name": "demo", "version": "1", "path": "suites/demo.yaml", "hash": "h" * 64, "task_hash": "t" * 64},
+        "suite": {
+            "name": "demo",
+            "version": "1",
+            "path": "suites/demo.yaml",
+            "hash": "h" * 64,
+            "task_hash": "t" * 64,
+        },
         "suite_config": suite_config,
         "dataset": {"path": "data.jsonl", "sha256": "d" * 64, "n_samples": 4, "format": "jsonl"},
         "epochs": 1,

@@ -19,8 +19,16 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads or writes the user's cache or results, or sees real API keys."""
     monkeypatch.setenv("EVALKIT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("EVALKIT_RESULTS_DIR", str(tmp_path / "results"))
-    for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "TOGETHERAI_API_KEY", "TOGETHER_API_KEY",
-                "GROQ_API_KEY", "FIREWORKS_AI_API_KEY", "OPENROUTER_API_KEY"):
+    for var in (
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "GEMINI_API_KEY",
+        "TOGETHERAI_API_KEY",
+        "TOGETHER_API_KEY",
+        "GROQ_API_KEY",
+        "FIREWORKS_AI_API_KEY",
+        "OPENROUTER_API_KEY",
+    ):
         monkeypatch.delenv(var, raising=False)
 
 
@@ -43,7 +51,10 @@ def make_suite(tmp_path: Path) -> SuiteFactory:
         folder = tmp_path / "suite"
         folder.mkdir(exist_ok=True)
         if rows is None:
-            rows = [{"id": f"s{i}", "input": f"question {i}", "expected": "yes" if i % 2 else "no"} for i in range(5)]
+            rows = [
+                {"id": f"s{i}", "input": f"question {i}", "expected": "yes" if i % 2 else "no"}
+                for i in range(5)
+            ]
         write_jsonl(folder / "data.jsonl", rows)
         suite: dict[str, Any] = {
             "name": name,

@@ -51,11 +51,17 @@ def test_gap_negative_when_open_is_better(tmp_path: Path) -> None:
 def test_best_closed_is_the_highest_mean_on_the_gate_scorer(tmp_path: Path) -> None:
     rs = []
     for i in range(4):
-        rs += [res(f"s{i}", "gpt", {"exact_match": 0.0, "other": 1.0}),
-               res(f"s{i}", "claude", {"exact_match": 1.0, "other": 0.0}),
-               res(f"s{i}", "llama", {"exact_match": 1.0, "other": 1.0})]
-    run = write_run(tmp_path / "run", rs, models=[("gpt", "closed"), ("claude", "closed"), ("llama", "open")],
-                    scorers=["exact_match", "other"])
+        rs += [
+            res(f"s{i}", "gpt", {"exact_match": 0.0, "other": 1.0}),
+            res(f"s{i}", "claude", {"exact_match": 1.0, "other": 0.0}),
+            res(f"s{i}", "llama", {"exact_match": 1.0, "other": 1.0}),
+        ]
+    run = write_run(
+        tmp_path / "run",
+        rs,
+        models=[("gpt", "closed"), ("claude", "closed"), ("llama", "open")],
+        scorers=["exact_match", "other"],
+    )
     s = aggregate(run)
     assert s.best_closed == "claude"
     assert {g.scorer: g.gap for g in s.gaps} == {"exact_match": 0.0, "other": pytest.approx(-1.0)}
@@ -70,11 +76,16 @@ def test_best_closed_is_the_highest_mean_on_the_gate_scorer(tmp_path: Path) -> N
         ("exclude", "argument", (2, 1.0), 2),
     ],
 )
-def test_error_policy(tmp_path: Path, policy: str | None, source: str, expected_llama: tuple[int, float],
-                      pairs: int) -> None:
+def test_error_policy(
+    tmp_path: Path, policy: str | None, source: str, expected_llama: tuple[int, float], pairs: int
+) -> None:
     rs = [res(f"s{i}", "gpt", 1.0) for i in range(4)]
-    rs += [res("s0", "llama", 1.0), res("s1", "llama", 1.0),
-           res("s2", "llama", error=ErrorKind.TIMEOUT), res("s3", "llama", error=ErrorKind.SERVER)]
+    rs += [
+        res("s0", "llama", 1.0),
+        res("s1", "llama", 1.0),
+        res("s2", "llama", error=ErrorKind.TIMEOUT),
+        res("s3", "llama", error=ErrorKind.SERVER),
+    ]
     run = write_run(tmp_path / "run", rs, errors=policy if source == "suite_config" else None)
     kw = {"error_policy": policy} if source == "argument" else {}
     s = aggregate(run, **kw)  # type: ignore[arg-type]
@@ -96,8 +107,14 @@ def test_unknown_error_policy_is_refused(tmp_path: Path) -> None:
 
 
 def test_unknown_cost_stays_unknown(tmp_path: Path) -> None:
-    rs = [res("s0", "llama", cost=0.5), res("s1", "llama", cost=None), res("s2", "llama", cost=None),
-          res("s3", "llama", error=ErrorKind.TIMEOUT), res("s0", "gpt", cost=0.25), res("s1", "gpt", cost=0.25)]
+    rs = [
+        res("s0", "llama", cost=0.5),
+        res("s1", "llama", cost=None),
+        res("s2", "llama", cost=None),
+        res("s3", "llama", error=ErrorKind.TIMEOUT),
+        res("s0", "gpt", cost=0.25),
+        res("s1", "gpt", cost=0.25),
+    ]
     s = aggregate(write_run(tmp_path / "run", rs))
     llama, gpt = s.model("llama"), s.model("gpt")
     assert llama is not None and gpt is not None
@@ -120,8 +137,15 @@ def test_tokens_and_latency(tmp_path: Path) -> None:
 
 def test_skipped_model_appears_with_n_zero_and_reason(tmp_path: Path) -> None:
     rs = [res("s0", "gpt"), res("s0", "llama")]
-    run = write_run(tmp_path / "run", rs, models=[("gpt", "closed"), ("llama", "open"),
-                                                  ("claude", "closed", "skipped", "set ANTHROPIC_API_KEY")])
+    run = write_run(
+        tmp_path / "run",
+        rs,
+        models=[
+            ("gpt", "closed"),
+            ("llama", "open"),
+            ("claude", "closed", "skipped", "set ANTHROPIC_API_KEY"),
+        ],
+    )
     s = aggregate(run)
     claude = s.model("claude")
     assert claude is not None
@@ -154,15 +178,23 @@ def test_slices_per_tag(tmp_path: Path) -> None:
     s = aggregate(write_run(tmp_path / "run", rs))
     assert s.slice_names == ["type=a", "type=b"]
     by = {(m.name, m.slice): m.scores["exact_match"].mean for m in s.slices}
-    assert by == {("gpt", "type=a"): 1.0, ("gpt", "type=b"): 1.0, ("llama", "type=a"): 0.5, ("llama", "type=b"): 0.0}
+    assert by == {
+        ("gpt", "type=a"): 1.0,
+        ("gpt", "type=b"): 1.0,
+        ("llama", "type=a"): 0.5,
+        ("llama", "type=b"): 0.0,
+    }
     gaps = {g.slice: g.gap for g in s.gaps}
     assert gaps == {ALL: pytest.approx(4 / 6), "type=a": 0.5, "type=b": 1.0}
     assert s.gaps[0].slice == ALL
 
 
 def test_continuous_scorer_uses_bootstrap(tmp_path: Path) -> None:
-    rs = [res(f"s{i}", m, v) for i, (a, b) in enumerate([(0.9, 0.5), (0.8, 0.6), (0.7, 0.65), (1.0, 0.2)])
-          for m, v in (("gpt", a), ("llama", b))]
+    rs = [
+        res(f"s{i}", m, v)
+        for i, (a, b) in enumerate([(0.9, 0.5), (0.8, 0.6), (0.7, 0.65), (1.0, 0.2)])
+        for m, v in (("gpt", a), ("llama", b))
+    ]
     s = aggregate(write_run(tmp_path / "run", rs), seed=3)
     gpt = s.model("gpt")
     assert gpt is not None and gpt.scores["exact_match"].ci_method == "bootstrap"
@@ -193,7 +225,10 @@ def test_aggregator_keeps_only_small_per_cell_values(tmp_path: Path) -> None:
     rs = [res("s0", "gpt", 1.0, epoch=0), res("s0", "gpt", 0.0, epoch=1), res("s0", "llama", 1.0, epoch=1)]
     agg, warnings = build_aggregator(write_run(tmp_path / "run", rs))
     assert warnings == []
-    assert dict(agg.cell_values("exact_match")) == {("s0", 0): {"gpt": 1.0}, ("s0", 1): {"gpt": 0.0, "llama": 1.0}}
+    assert dict(agg.cell_values("exact_match")) == {
+        ("s0", 0): {"gpt": 1.0},
+        ("s0", 1): {"gpt": 0.0, "llama": 1.0},
+    }
     assert agg.policy is ErrorPolicy.COUNT_AS_WRONG
 
 
@@ -201,7 +236,9 @@ def test_aggregator_from_manifest_directly(tmp_path: Path) -> None:
     agg = Aggregator(read_manifest(write_run(tmp_path / "run")), error_policy="exclude", n_resamples=1000)
     agg.add(res("s0", "gpt"))
     s = agg.finish()
-    assert s.n_resamples == 1000 and s.error_policy == "exclude" and s.gap_note and "No open model" in s.gap_note
+    assert (
+        s.n_resamples == 1000 and s.error_policy == "exclude" and s.gap_note and "No open model" in s.gap_note
+    )
 
 
 def test_gate_scorer_missing_from_the_run(tmp_path: Path) -> None:

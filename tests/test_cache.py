@@ -11,8 +11,13 @@ import pytest
 from evalkit.cache import ResponseCache, request_key
 from evalkit.types import Completion, ErrorInfo, ErrorKind, Request
 
-BASE = Request(model="openai/gpt-4o-mini", messages=({"role": "user", "content": "hi"},),
-               params={"temperature": 0, "max_tokens": 10}, api_base=None, epoch=0)
+BASE = Request(
+    model="openai/gpt-4o-mini",
+    messages=({"role": "user", "content": "hi"},),
+    params={"temperature": 0, "max_tokens": 10},
+    api_base=None,
+    epoch=0,
+)
 
 
 @pytest.mark.parametrize(
@@ -25,7 +30,9 @@ BASE = Request(model="openai/gpt-4o-mini", messages=({"role": "user", "content":
         replace(BASE, params={"temperature": 0, "max_tokens": 11}),
         replace(BASE, params={"temperature": 0.5, "max_tokens": 10}),
         replace(BASE, params={"temperature": 0, "max_tokens": 10, "seed": 1}),
-        replace(BASE, params={"temperature": 0, "max_tokens": 10, "response_format": {"type": "json_object"}}),
+        replace(
+            BASE, params={"temperature": 0, "max_tokens": 10, "response_format": {"type": "json_object"}}
+        ),
         replace(BASE, epoch=1),
     ],
 )
@@ -39,7 +46,9 @@ def test_key_ignores_param_order():
 
 def test_round_trip_and_errors_not_cached(tmp_path: Path):
     cache = ResponseCache(tmp_path / "c.sqlite3")
-    ok = Completion(text="yes", finish_reason="stop", input_tokens=3, output_tokens=1, cost_usd=0.001, latency_s=0.2)
+    ok = Completion(
+        text="yes", finish_reason="stop", input_tokens=3, output_tokens=1, cost_usd=0.001, latency_s=0.2
+    )
     cache.put("k1", ok)
     cache.put("k2", Completion(text=None, error=ErrorInfo(ErrorKind.SERVER, "500", 500)))
     got = cache.get("k1")

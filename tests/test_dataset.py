@@ -48,8 +48,12 @@ def test_missing_field_on_line_17_of_400(tmp_path: Path):
 
 def test_bom_crlf_and_blank_lines_are_accepted(tmp_path: Path):
     path = tmp_path / "d.jsonl"
-    path.write_bytes(b"\xef\xbb\xbf" + OK.encode().replace(b"\n", b"\r\n") + b"\r\n\n"
-                     + b'{"id": 7, "input": "z", "expected": null}\r\n')
+    path.write_bytes(
+        b"\xef\xbb\xbf"
+        + OK.encode().replace(b"\n", b"\r\n")
+        + b"\r\n\n"
+        + b'{"id": 7, "input": "z", "expected": null}\r\n'
+    )
     ds = load_dataset(path, DatasetConfig(path="d.jsonl"))
     assert [s.id for s in ds.samples] == ["a", "7"]
     assert [s.line for s in ds.samples] == [1, 4]
@@ -59,9 +63,17 @@ def test_bom_crlf_and_blank_lines_are_accepted(tmp_path: Path):
 
 def test_field_mapping_tags_and_required(tmp_path: Path):
     path = tmp_path / "d.jsonl"
-    path.write_text(json.dumps({"qid": "q1", "text": "hi", "label": "greet", "kind": "social", "extra": 1}) + "\n")
-    cfg = DatasetConfig.model_validate({"path": "d.jsonl", "fields": {"id": "qid", "input": "text", "expected": "label"},
-                                        "tags": ["kind"], "required": ["extra"]})
+    path.write_text(
+        json.dumps({"qid": "q1", "text": "hi", "label": "greet", "kind": "social", "extra": 1}) + "\n"
+    )
+    cfg = DatasetConfig.model_validate(
+        {
+            "path": "d.jsonl",
+            "fields": {"id": "qid", "input": "text", "expected": "label"},
+            "tags": ["kind"],
+            "required": ["extra"],
+        }
+    )
     (s,) = load_dataset(path, cfg).samples
     assert (s.id, s.input, s.expected, s.tags) == ("q1", "hi", "greet", {"kind": "social"})
     assert s.fields == {"kind": "social", "extra": 1}
@@ -103,5 +115,5 @@ def test_csv_and_parquet_through_datasets(tmp_path: Path):
 def test_unknown_extension(tmp_path: Path):
     path = tmp_path / "d.txt"
     path.write_text(OK)
-    with pytest.raises(DataError, match="set dataset.format"):
+    with pytest.raises(DataError, match=r"set dataset\.format"):
         load_dataset(path, DatasetConfig(path="d.txt"))

@@ -27,8 +27,13 @@ PASSES = {"gpt": 9, "claude": 6, "llama": 8, "qwen": 5}
 MODELS: list[tuple[str, ...]] = [("gpt", "closed"), ("claude", "closed"), ("llama", "open"), ("qwen", "open")]
 
 
-def _run(tmp_path: Path, *, models: Sequence[tuple[str, ...]] = MODELS, errors: dict[str, int] | None = None,
-         status: str = "finished") -> Path:
+def _run(
+    tmp_path: Path,
+    *,
+    models: Sequence[tuple[str, ...]] = MODELS,
+    errors: dict[str, int] | None = None,
+    status: str = "finished",
+) -> Path:
     rs = []
     for spec in models:
         name = spec[0]
@@ -53,17 +58,29 @@ def _gate(run: Path, **cfg: Any) -> tuple[Overall, ExitCode, dict[str, RuleStatu
     [
         ({}, Overall.PASS, ExitCode.OK, "rules", RuleStatus.PASS),
         ({"min_score": {"open": 0.5}}, Overall.PASS, ExitCode.OK, "min_score[open] qwen", RuleStatus.PASS),
-        ({"min_score": {"open": 0.6}}, Overall.FAIL, ExitCode.GATE_FAILED, "min_score[open] qwen", RuleStatus.FAIL),
-        ({"min_score": {"closed": 0.9}}, Overall.FAIL, ExitCode.GATE_FAILED, "min_score[closed] claude",
-         RuleStatus.FAIL),
+        (
+            {"min_score": {"open": 0.6}},
+            Overall.FAIL,
+            ExitCode.GATE_FAILED,
+            "min_score[open] qwen",
+            RuleStatus.FAIL,
+        ),
+        (
+            {"min_score": {"closed": 0.9}},
+            Overall.FAIL,
+            ExitCode.GATE_FAILED,
+            "min_score[closed] claude",
+            RuleStatus.FAIL,
+        ),
         # best closed gpt 0.9; llama gap 0.1, qwen 0.4: at least one open model within max_gap passes
         ({"max_gap": 0.1}, Overall.PASS, ExitCode.OK, "max_gap", RuleStatus.PASS),
         ({"max_gap": 0.05}, Overall.FAIL, ExitCode.GATE_FAILED, "max_gap", RuleStatus.FAIL),
         ({"max_error_rate": 0.0}, Overall.PASS, ExitCode.OK, "max_error_rate llama", RuleStatus.PASS),
     ],
 )
-def test_rules(tmp_path: Path, cfg: dict[str, Any], overall: Overall, code: ExitCode, rule: str,
-               status: RuleStatus) -> None:
+def test_rules(
+    tmp_path: Path, cfg: dict[str, Any], overall: Overall, code: ExitCode, rule: str, status: RuleStatus
+) -> None:
     got_overall, got_code, rules = _gate(_run(tmp_path), **cfg)
     assert (got_overall, got_code) == (overall, code)
     assert rules[rule] is status
@@ -106,14 +123,26 @@ def test_no_model_ran_is_infrastructure(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("models", "cfg", "rule"),
     [
-        ([("gpt", "closed", "skipped", "set OPENAI_API_KEY"), ("llama", "open")], {"max_gap": 0.1}, "max_gap"),
-        ([("gpt", "closed"), ("llama", "open", "skipped", "set TOGETHER_API_KEY")], {"max_gap": 0.1}, "max_gap"),
-        ([("gpt", "closed"), ("llama", "open", "skipped", "set TOGETHER_API_KEY")], {"min_score": {"open": 0.5}},
-         "min_score[open]"),
+        (
+            [("gpt", "closed", "skipped", "set OPENAI_API_KEY"), ("llama", "open")],
+            {"max_gap": 0.1},
+            "max_gap",
+        ),
+        (
+            [("gpt", "closed"), ("llama", "open", "skipped", "set TOGETHER_API_KEY")],
+            {"max_gap": 0.1},
+            "max_gap",
+        ),
+        (
+            [("gpt", "closed"), ("llama", "open", "skipped", "set TOGETHER_API_KEY")],
+            {"min_score": {"open": 0.5}},
+            "min_score[open]",
+        ),
     ],
 )
-def test_unevaluable_rule_is_insufficient_not_pass(tmp_path: Path, models: list[tuple[str, ...]],
-                                                   cfg: dict[str, Any], rule: str) -> None:
+def test_unevaluable_rule_is_insufficient_not_pass(
+    tmp_path: Path, models: list[tuple[str, ...]], cfg: dict[str, Any], rule: str
+) -> None:
     outcome = evaluate_gate(aggregate(_run(tmp_path, models=models)), GateConfig.model_validate(cfg))
     assert outcome.overall is Overall.INFRASTRUCTURE and gate_exit_code(outcome) == ExitCode.INFRASTRUCTURE
     (verdict,) = [r for r in outcome.rules if r.name == rule]
@@ -124,8 +153,12 @@ def test_unevaluable_rule_is_insufficient_not_pass(tmp_path: Path, models: list[
 
 @pytest.mark.parametrize(
     ("status", "expected"),
-    [("finished", Overall.PASS), ("running", Overall.PASS), ("interrupted", Overall.INFRASTRUCTURE),
-     ("failed", Overall.INFRASTRUCTURE)],
+    [
+        ("finished", Overall.PASS),
+        ("running", Overall.PASS),
+        ("interrupted", Overall.INFRASTRUCTURE),
+        ("failed", Overall.INFRASTRUCTURE),
+    ],
 )
 def test_run_status(tmp_path: Path, status: str, expected: Overall) -> None:
     overall, _code, _rules = _gate(_run(tmp_path, status=status))
@@ -134,16 +167,22 @@ def test_run_status(tmp_path: Path, status: str, expected: Overall) -> None:
 
 def test_failure_and_insufficient_together_is_infrastructure(tmp_path: Path) -> None:
     run = _run(tmp_path, models=[("gpt", "closed"), ("llama", "open"), ("x", "open", "skipped", "no key")])
-    outcome = evaluate_gate(aggregate(run), GateConfig.model_validate({"min_score": {"open": 0.99, "closed": 0.1}}))
+    outcome = evaluate_gate(
+        aggregate(run), GateConfig.model_validate({"min_score": {"open": 0.99, "closed": 0.1}})
+    )
     assert outcome.overall is Overall.FAIL  # x is skipped, not required: llama fails the rule
-    outcome = evaluate_gate(aggregate(_run(tmp_path / "b", models=[("gpt", "closed")])),
-                            GateConfig.model_validate({"min_score": {"closed": 0.99}, "max_gap": 0.1}))
+    outcome = evaluate_gate(
+        aggregate(_run(tmp_path / "b", models=[("gpt", "closed")])),
+        GateConfig.model_validate({"min_score": {"closed": 0.99}, "max_gap": 0.1}),
+    )
     assert outcome.overall is Overall.INFRASTRUCTURE
 
 
 def test_format_gate_one_line_per_rule_then_verdict(tmp_path: Path) -> None:
-    outcome = evaluate_gate(aggregate(_run(tmp_path)), GateConfig.model_validate(
-        {"min_score": {"open": 0.6}, "max_gap": 0.2, "max_error_rate": 0.5}))
+    outcome = evaluate_gate(
+        aggregate(_run(tmp_path)),
+        GateConfig.model_validate({"min_score": {"open": 0.6}, "max_gap": 0.2, "max_error_rate": 0.5}),
+    )
     lines = format_gate(outcome).splitlines()
     assert len(lines) == len(outcome.rules) + len(outcome.notes) + 1
     assert lines[-1].startswith("verdict: STAY") and lines[-1].endswith("exit 1")
@@ -155,8 +194,10 @@ def test_format_gate_one_line_per_rule_then_verdict(tmp_path: Path) -> None:
     ("gate", "expected"),
     [
         (None, GateConfig()),
-        ({"scorer": "exact_match", "max_gap": None, "min_score": {"open": 0.5}, "max_error_rate": None},
-         GateConfig.model_validate({"scorer": "exact_match", "min_score": {"open": 0.5}})),
+        (
+            {"scorer": "exact_match", "max_gap": None, "min_score": {"open": 0.5}, "max_error_rate": None},
+            GateConfig.model_validate({"scorer": "exact_match", "min_score": {"open": 0.5}}),
+        ),
     ],
 )
 def test_gate_config_from_manifest(gate: dict[str, Any] | None, expected: GateConfig) -> None:

@@ -81,23 +81,33 @@ def test_bad_lines_are_skipped_with_a_warning(tmp_path: Path, extra: str, warnin
 
 
 def test_corrupt_line_in_the_middle_does_not_hide_later_lines(tmp_path: Path) -> None:
-    run = write_run(tmp_path / "run", [res("a", "gpt")], extra="garbage\n" + json.dumps(res("b", "gpt").to_dict()) + "\n")
+    run = write_run(
+        tmp_path / "run", [res("a", "gpt")], extra="garbage\n" + json.dumps(res("b", "gpt").to_dict()) + "\n"
+    )
     warnings: list[str] = []
     assert [r.sample_id for r in iter_results(run, warnings)] == ["a", "b"]
     assert len(warnings) == 1
 
 
 def test_duplicate_cell_keeps_the_first(tmp_path: Path) -> None:
-    run = write_run(tmp_path / "run", [res("a", "gpt", 1.0), res("a", "gpt", 0.0), res("a", "gpt", 0.0, epoch=1)])
+    run = write_run(
+        tmp_path / "run", [res("a", "gpt", 1.0), res("a", "gpt", 0.0), res("a", "gpt", 0.0, epoch=1)]
+    )
     warnings: list[str] = []
     got = list(iter_results(run, warnings))
-    assert [(r.sample_id, r.epoch, r.scores["exact_match"].value) for r in got] == [("a", 0, 1.0), ("a", 1, 0.0)]
+    assert [(r.sample_id, r.epoch, r.scores["exact_match"].value) for r in got] == [
+        ("a", 0, 1.0),
+        ("a", 1, 0.0),
+    ]
     assert len(warnings) == 1 and "duplicate cell" in warnings[0]
 
 
 def test_done_cells(tmp_path: Path) -> None:
-    run = write_run(tmp_path / "run", [res("a", "gpt"), res("a", "llama", error=ErrorKind.SERVER)],
-                    extra='{"sample_id": "b", "mod')
+    run = write_run(
+        tmp_path / "run",
+        [res("a", "gpt"), res("a", "llama", error=ErrorKind.SERVER)],
+        extra='{"sample_id": "b", "mod',
+    )
     assert done_cells(run) == {("a", "gpt", 0), ("a", "llama", 0)}
 
 

@@ -9,22 +9,31 @@ from evalkit.prompt import Renderer
 from evalkit.suite import PromptConfig
 from evalkit.types import Sample
 
-SAMPLE = Sample(id="s1", input="What is 2+2?", expected="4", fields={"topic": "math", "answers": ["4"]}, line=3)
+SAMPLE = Sample(
+    id="s1", input="What is 2+2?", expected="4", fields={"topic": "math", "answers": ["4"]}, line=3
+)
 
 
 @pytest.mark.parametrize(
     ("system", "user", "expected"),
     [
         (None, "{{ input }}", [{"role": "user", "content": "What is 2+2?"}]),
-        ("Topic: {{ topic }}", "Q: {{ input }}", [{"role": "system", "content": "Topic: math"},
-                                                   {"role": "user", "content": "Q: What is 2+2?"}]),
+        (
+            "Topic: {{ topic }}",
+            "Q: {{ input }}",
+            [{"role": "system", "content": "Topic: math"}, {"role": "user", "content": "Q: What is 2+2?"}],
+        ),
         (None, "{{ labels | join('|') }} {{ id }}", [{"role": "user", "content": "a|b s1"}]),
         (None, "{{ greeting }}", [{"role": "user", "content": "hi"}]),
     ],
 )
 def test_renders(system, user, expected):
-    r = Renderer(PromptConfig(system=system, user=user, vars={"greeting": "hi"}), file_vars={"labels": ["a", "b"]},
-                 hidden=[], where="suite.yaml")
+    r = Renderer(
+        PromptConfig(system=system, user=user, vars={"greeting": "hi"}),
+        file_vars={"labels": ["a", "b"]},
+        hidden=[],
+        where="suite.yaml",
+    )
     assert list(r.render(SAMPLE)) == expected
 
 
@@ -38,7 +47,11 @@ def test_hidden_and_undefined_variables_fail_with_location(template):
 
 
 def test_sandbox_blocks_attribute_escapes():
-    r = Renderer(PromptConfig(user="{{ input.__class__.__mro__[1].__subclasses__() }}"), file_vars={}, hidden=[],
-                 where="s.yaml")
+    r = Renderer(
+        PromptConfig(user="{{ input.__class__.__mro__[1].__subclasses__() }}"),
+        file_vars={},
+        hidden=[],
+        where="s.yaml",
+    )
     with pytest.raises(ConfigError):
         r.render(SAMPLE)

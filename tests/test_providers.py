@@ -51,8 +51,15 @@ def test_classification_and_retry_decision(name: str, status: int, kind: ErrorKi
     assert is_retryable(error) is retry
 
 
-@pytest.mark.parametrize(("headers", "seconds"), [({"retry-after": "2"}, 2.0), ({"retry-after-ms": "1500"}, 1.5),
-                                                  ({}, None), ({"retry-after": "soon"}, None)])
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"retry-after": "2"}, 2.0),
+        ({"retry-after-ms": "1500"}, 1.5),
+        ({}, None),
+        ({"retry-after": "soon"}, None),
+    ],
+)
 def test_retry_after_is_read(headers: dict[str, str], seconds: float | None):
     _, retry_after = classify(_exc("RateLimitError", 429, headers))
     assert retry_after == seconds
@@ -64,7 +71,9 @@ def test_529_overloaded_is_retried():
 
 def test_error_messages_are_redacted(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-canary-0123456789abcdef")
-    exc = litellm.AuthenticationError(message="bad key sk-canary-0123456789abcdef", llm_provider="openai", model="m")
+    exc = litellm.AuthenticationError(
+        message="bad key sk-canary-0123456789abcdef", llm_provider="openai", model="m"
+    )
     error, _ = classify(exc)
     assert "sk-canary" not in error.message
 
@@ -87,8 +96,10 @@ def test_missing_credentials(monkeypatch, model, api_base, key_env, env, expecte
     assert missing_credentials(model, api_base=api_base, api_key_env=key_env) == expected
 
 
-@pytest.mark.parametrize(("tokens", "cost"), [((1_000_000, 0), 0.15), ((0, 1_000_000), 0.6),
-                                              ((1000, 100), 0.00021), ((None, 5), None)])
+@pytest.mark.parametrize(
+    ("tokens", "cost"),
+    [((1_000_000, 0), 0.15), ((0, 1_000_000), 0.6), ((1000, 100), 0.00021), ((None, 5), None)],
+)
 def test_suite_prices(tokens, cost):
     got = Pricing(0.15, 0.6).cost(*tokens)
     assert got == (pytest.approx(cost) if cost is not None else None)

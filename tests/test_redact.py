@@ -20,8 +20,13 @@ from evalkit.redact import MASK, redact
 def test_key_shapes_are_masked(text: str):
     out = redact(text)
     assert MASK in out
-    for secret in ("abcdefghijklmnop1234", "abcdefghijklmnopqrstuvwxyz", "api03-abcdefghijkl", "zzzzzzzzzzzzzz",
-                   "AIzaSyA1234567890"):
+    for secret in (
+        "abcdefghijklmnop1234",
+        "abcdefghijklmnopqrstuvwxyz",
+        "api03-abcdefghijkl",
+        "zzzzzzzzzzzzzz",
+        "AIzaSyA1234567890",
+    ):
         assert secret not in out
 
 

@@ -67,7 +67,12 @@ def test_writes_three_files_with_the_documented_columns(tmp_path: Path) -> None:
     with (run / "gaps.csv").open(encoding="utf-8") as f:
         assert next(csv.reader(f)) == GAPS_COLUMNS
     (gap,) = _rows(run / "gaps.csv")
-    assert (gap["closed_model"], gap["open_model"], gap["gap"], gap["n_pairs"]) == ("gpt", "llama", "0.5", "4")
+    assert (gap["closed_model"], gap["open_model"], gap["gap"], gap["n_pairs"]) == (
+        "gpt",
+        "llama",
+        "0.5",
+        "4",
+    )
     assert gap["p_value"] == "0.5" and gap["discordant_closed_only"] == "2" and "seed" in gap["method"]
 
 
@@ -89,8 +94,14 @@ def test_unknown_cost_is_empty_in_csv_and_said_in_html(tmp_path: Path) -> None:
 
 
 def test_skipped_model_is_shown_with_its_reason(tmp_path: Path) -> None:
-    run = _basic_run(tmp_path, models=[("gpt", "closed"), ("llama", "open"),
-                                       ("claude", "closed", "skipped", "set ANTHROPIC_API_KEY")])
+    run = _basic_run(
+        tmp_path,
+        models=[
+            ("gpt", "closed"),
+            ("llama", "open"),
+            ("claude", "closed", "skipped", "set ANTHROPIC_API_KEY"),
+        ],
+    )
     write_report(run)
     rows = {r["model"]: r for r in _rows(run / "summary.csv")}
     assert rows["claude"]["n"] == "0" and rows["claude"]["mean"] == ""
@@ -99,8 +110,11 @@ def test_skipped_model_is_shown_with_its_reason(tmp_path: Path) -> None:
 
 
 def test_no_closed_model_is_said_plainly(tmp_path: Path) -> None:
-    run = write_run(tmp_path / "run", [res("s0", "llama")],
-                    models=[("gpt", "closed", "skipped", "set OPENAI_API_KEY"), ("llama", "open")])
+    run = write_run(
+        tmp_path / "run",
+        [res("s0", "llama")],
+        models=[("gpt", "closed", "skipped", "set OPENAI_API_KEY"), ("llama", "open")],
+    )
     write_report(run)
     html = (run / "report.html").read_text(encoding="utf-8")
     assert "No closed model ran (gpt: skipped: set OPENAI_API_KEY)" in html
@@ -108,8 +122,9 @@ def test_no_closed_model_is_said_plainly(tmp_path: Path) -> None:
 
 
 def test_empty_run_still_reports(tmp_path: Path) -> None:
-    run = write_run(tmp_path / "run", [], status="failed",
-                    models=[("gpt", "closed", "skipped", "set OPENAI_API_KEY")])
+    run = write_run(
+        tmp_path / "run", [], status="failed", models=[("gpt", "closed", "skipped", "set OPENAI_API_KEY")]
+    )
     (run / "samples.jsonl").unlink()
     write_report(run)
     assert "No scored example" in (run / "report.html").read_text(encoding="utf-8")
@@ -151,7 +166,11 @@ def test_content_security_policy_and_script_hash(tmp_path: Path) -> None:
     html = (run / "report.html").read_text(encoding="utf-8")
     parser = _Tags()
     parser.feed(html)
-    metas = [a for t, a in parser.tags if t == "meta" and (a.get("http-equiv") or "").lower() == "content-security-policy"]
+    metas = [
+        a
+        for t, a in parser.tags
+        if t == "meta" and (a.get("http-equiv") or "").lower() == "content-security-policy"
+    ]
     assert len(metas) == 1
     csp = metas[0]["content"] or ""
     assert csp.startswith("default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-")
@@ -163,8 +182,11 @@ def test_content_security_policy_and_script_hash(tmp_path: Path) -> None:
 def test_csv_formula_injection_is_neutralised(tmp_path: Path) -> None:
     bad = '=HYPERLINK("http://x")'
     rs = [res("s0", "gpt", 0.0), res("s0", bad, 1.0), res("s0", "@evil", 1.0)]
-    run = write_run(tmp_path / "run", rs, models=[("gpt", "closed"), (bad, "open"), ("@evil", "open"),
-                                                  ("q", "open", "skipped", "-set Q_KEY")])
+    run = write_run(
+        tmp_path / "run",
+        rs,
+        models=[("gpt", "closed"), (bad, "open"), ("@evil", "open"), ("q", "open", "skipped", "-set Q_KEY")],
+    )
     write_report(run)
     rows = _rows(run / "summary.csv")
     assert [r["model"] for r in rows] == ["gpt", "'" + bad, "'@evil", "q"]
@@ -180,8 +202,15 @@ def test_csv_formula_injection_is_neutralised(tmp_path: Path) -> None:
     ("value", "expected"),
     [
         ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
-        ("+1", "'+1"), ("-cmd", "'-cmd"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"),
-        ("plain", "plain"), (-0.5, -0.5), (3, 3), (None, None),
+        ("+1", "'+1"),
+        ("-cmd", "'-cmd"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("plain", "plain"),
+        (-0.5, -0.5),
+        (3, 3),
+        (None, None),
     ],
 )
 def test_neutralise(value: object, expected: object) -> None:
@@ -197,16 +226,28 @@ def test_slice_value_starting_with_equals_is_neutralised(tmp_path: Path) -> None
 
 
 def test_examples_disagreements_first_and_limited() -> None:
-    values = {("a", 0): {"gpt": 1.0, "llama": 1.0}, ("b", 0): {"gpt": 1.0, "llama": 0.0},
-              ("c", 0): {"gpt": 1.0}, ("d", 0): {"gpt": 0.0, "llama": 0.0}}
-    assert pick_cells(values, 10) == [(("b", 0), True), (("c", 0), True), (("a", 0), False), (("d", 0), False)]
+    values = {
+        ("a", 0): {"gpt": 1.0, "llama": 1.0},
+        ("b", 0): {"gpt": 1.0, "llama": 0.0},
+        ("c", 0): {"gpt": 1.0},
+        ("d", 0): {"gpt": 0.0, "llama": 0.0},
+    }
+    assert pick_cells(values, 10) == [
+        (("b", 0), True),
+        (("c", 0), True),
+        (("a", 0), False),
+        (("d", 0), False),
+    ]
     assert pick_cells(values, 1) == [(("b", 0), True)]
 
 
 def test_html_examples_show_outputs_and_explanations(tmp_path: Path) -> None:
-    rs = [res("s0", "gpt", 1.0, text="card_arrival", explanation="matches expected"),
-          res("s0", "llama", 0.0, text="lost_card", explanation="expected card_arrival"),
-          res("s1", "gpt", 1.0), res("s1", "llama", error=ErrorKind.RATE_LIMIT)]
+    rs = [
+        res("s0", "gpt", 1.0, text="card_arrival", explanation="matches expected"),
+        res("s0", "llama", 0.0, text="lost_card", explanation="expected card_arrival"),
+        res("s1", "gpt", 1.0),
+        res("s1", "llama", error=ErrorKind.RATE_LIMIT),
+    ]
     run = write_run(tmp_path / "run", rs)
     write_report(run, example_limit=5)
     html = (run / "report.html").read_text(encoding="utf-8")
@@ -216,8 +257,9 @@ def test_html_examples_show_outputs_and_explanations(tmp_path: Path) -> None:
 
 
 def test_report_with_a_gate_scorer_that_has_no_results(tmp_path: Path) -> None:
-    run = write_run(tmp_path / "run", [res("s0", "gpt"), res("s0", "llama")],
-                    gate={"scorer": "nope", "max_gap": 0.1})
+    run = write_run(
+        tmp_path / "run", [res("s0", "gpt"), res("s0", "llama")], gate={"scorer": "nope", "max_gap": 0.1}
+    )
     write_report(run)
     html = (run / "report.html").read_text(encoding="utf-8")
     assert "The gate scorer &#39;nope&#39; has no results" in html and "CANNOT DECIDE" in html

@@ -55,7 +55,9 @@ def test_mean_interval_picks_method(values: list[float], method: str) -> None:
     assert mean_interval(values).method == method
 
 
-@pytest.mark.parametrize(("b", "c"), [(0, 0), (1, 0), (0, 5), (3, 3), (5, 2), (2, 9), (10, 25), (40, 41), (0, 30)])
+@pytest.mark.parametrize(
+    ("b", "c"), [(0, 0), (1, 0), (0, 5), (3, 3), (5, 2), (2, 9), (10, 25), (40, 41), (0, 30)]
+)
 def test_mcnemar_matches_scipy_binomtest(b: int, c: int) -> None:
     expected = 1.0 if b + c == 0 else binomtest(b, b + c, 0.5, alternative="two-sided").pvalue
     assert mcnemar_exact_p(b, c) == pytest.approx(expected, rel=1e-9, abs=1e-12)
@@ -88,7 +90,9 @@ def test_bootstrap_close_to_normal_theory() -> None:
     assert (iv.high - iv.low) / 2 == pytest.approx(half, rel=0.1)
 
 
-@pytest.mark.parametrize(("values", "expected"), [([], (None, None, None)), ([0.3, 0.3, 0.3], (0.3, 0.3, 0.3))])
+@pytest.mark.parametrize(
+    ("values", "expected"), [([], (None, None, None)), ([0.3, 0.3, 0.3], (0.3, 0.3, 0.3))]
+)
 def test_bootstrap_edge_cases(values: list[float], expected: tuple[float | None, ...]) -> None:
     iv = bootstrap_interval(values)
     assert (iv.estimate, iv.low, iv.high) == expected
@@ -112,7 +116,9 @@ def test_paired_gap_sign_and_mcnemar(
     assert g.discordant_closed_only == closed_only and g.discordant_open_only == open_only
     assert g.p_value == pytest.approx(mcnemar_exact_p(closed_only, open_only))
     assert g.low is not None and g.high is not None and g.low <= gap <= g.high
-    assert "McNemar" in g.method and "seed" in g.method and g.n_resamples is not None and g.n_resamples >= 10_000
+    assert (
+        "McNemar" in g.method and "seed" in g.method and g.n_resamples is not None and g.n_resamples >= 10_000
+    )
 
 
 def test_paired_gap_no_discordant_pairs() -> None:

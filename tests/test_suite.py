@@ -12,24 +12,43 @@ from evalkit.suite import load_suite, suite_json_schema
 BAD_SUITES = [
     # (overrides, expected substring of the one-line error)
     ({"modles": []}, "modles: unknown key (did you mean 'models'?)"),
-    ({"dataset": {"path": "data.jsonl", "feilds": {}}}, "dataset.feilds: unknown key (did you mean 'fields'?)"),
-    ({"models": [{"name": "a", "model": "openai/x", "group": "closed", "temprature": 0}]},
-     "models.0.temprature: unknown key"),
-    ({"models": [{"name": "a", "model": "opnai/gpt-4o", "group": "closed"}]},
-     "unknown provider 'opnai' in 'opnai/gpt-4o'. Did you mean openai/gpt-4o?"),
+    (
+        {"dataset": {"path": "data.jsonl", "feilds": {}}},
+        "dataset.feilds: unknown key (did you mean 'fields'?)",
+    ),
+    (
+        {"models": [{"name": "a", "model": "openai/x", "group": "closed", "temprature": 0}]},
+        "models.0.temprature: unknown key",
+    ),
+    (
+        {"models": [{"name": "a", "model": "opnai/gpt-4o", "group": "closed"}]},
+        "unknown provider 'opnai' in 'opnai/gpt-4o'. Did you mean openai/gpt-4o?",
+    ),
     ({"models": [{"name": "a", "model": "gpt-4o", "group": "closed"}]}, "has no provider prefix"),
     ({"models": [{"name": "a", "model": "openai/x", "group": "middle"}]}, "models.0.group"),
-    ({"models": [{"name": "a", "model": "openai/x", "group": "open", "params": {"api_key": "sk-1"}}]},
-     "api_key_env"),
+    (
+        {"models": [{"name": "a", "model": "openai/x", "group": "open", "params": {"api_key": "sk-1"}}]},
+        "api_key_env",
+    ),
     ({"models": []}, "models: List should have at least 1 item"),
     ({"scorers": ["exact"]}, "unknown scorer 'exact'. Did you mean exact_match?"),
-    ({"scorers": [{"name": "exact_match", "args": {"case_sensitiv": True}}]}, "has no argument 'case_sensitiv'"),
+    (
+        {"scorers": [{"name": "exact_match", "args": {"case_sensitiv": True}}]},
+        "has no argument 'case_sensitiv'",
+    ),
     ({"dataset": {"path": "missing.jsonl"}}, "dataset.path: file not found"),
     ({"dataset": {"path": "../../etc/passwd"}}, "points outside the suite's folder"),
     ({"prompt": {"user": "{{ input "}}, "prompt.user: template error on line 1"),
     ({"gate": {"scorer": "nope"}}, "gate.scorer 'nope' is not one of the suite's scorers"),
-    ({"models": [{"name": "a", "model": "openai/x", "group": "open"},
-                 {"name": "a", "model": "openai/y", "group": "open"}]}, "duplicate name 'a'"),
+    (
+        {
+            "models": [
+                {"name": "a", "model": "openai/x", "group": "open"},
+                {"name": "a", "model": "openai/y", "group": "open"},
+            ]
+        },
+        "duplicate name 'a'",
+    ),
     ({"epochs": 0}, "epochs: Input should be greater than or equal to 1"),
 ]
 
@@ -76,7 +95,9 @@ def test_valid_suite_resolves_and_hashes(make_suite):
 
 
 def test_prompt_files_change_the_hash(make_suite, tmp_path: Path):
-    path = make_suite(prompt={"user": "{{ labels | join(',') }} {{ input }}", "files": {"labels": "labels.json"}})
+    path = make_suite(
+        prompt={"user": "{{ labels | join(',') }} {{ input }}", "files": {"labels": "labels.json"}}
+    )
     (path.parent / "labels.json").write_text('["a", "b"]')
     first = load_suite(path)
     assert first.file_vars == {"labels": ["a", "b"]}

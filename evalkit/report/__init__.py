@@ -60,8 +60,14 @@ def write_report(run_dir: str | Path, *, example_limit: int = DEFAULT_LIMIT) -> 
     """Write summary.csv, gaps.csv and report.html into ``run_dir``; return their paths."""
     run_dir = Path(run_dir)
     data = load_report_data(run_dir, example_limit=example_limit)
-    html = render_html(data.summary, data.manifest, data.examples, data.gate,
-                       max_gap=data.max_gap, example_limit=example_limit)
+    html = render_html(
+        data.summary,
+        data.manifest,
+        data.examples,
+        data.gate,
+        max_gap=data.max_gap,
+        example_limit=example_limit,
+    )
     return [
         write_summary_csv(data.summary, run_dir / SUMMARY_CSV),
         write_gaps_csv(data.summary, run_dir / GAPS_CSV),

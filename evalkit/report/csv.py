@@ -63,17 +63,64 @@ __all__ = [
 ]
 
 SUMMARY_COLUMNS = [
-    "suite", "model", "group", "scorer", "slice", "n", "mean", "ci_low", "ci_high", "errors", "error_rate",
-    "input_tokens", "output_tokens", "cost_usd", "cost_known_rows", "latency_p50_s", "latency_p95_s", "status",
+    "suite",
+    "model",
+    "group",
+    "scorer",
+    "slice",
+    "n",
+    "mean",
+    "ci_low",
+    "ci_high",
+    "errors",
+    "error_rate",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "cost_known_rows",
+    "latency_p50_s",
+    "latency_p95_s",
+    "status",
 ]
 GAPS_COLUMNS = [
-    "scorer", "slice", "closed_model", "open_model", "n_pairs", "closed_mean", "open_mean", "gap", "ci_low",
-    "ci_high", "p_value", "method", "discordant_closed_only", "discordant_open_only",
+    "scorer",
+    "slice",
+    "closed_model",
+    "open_model",
+    "n_pairs",
+    "closed_mean",
+    "open_mean",
+    "gap",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "method",
+    "discordant_closed_only",
+    "discordant_open_only",
 ]
-_INT = {"n", "errors", "input_tokens", "output_tokens", "cost_known_rows", "n_pairs",
-        "discordant_closed_only", "discordant_open_only"}
-_FLOAT = {"mean", "ci_low", "ci_high", "error_rate", "cost_usd", "latency_p50_s", "latency_p95_s",
-          "closed_mean", "open_mean", "gap", "p_value"}
+_INT = {
+    "n",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cost_known_rows",
+    "n_pairs",
+    "discordant_closed_only",
+    "discordant_open_only",
+}
+_FLOAT = {
+    "mean",
+    "ci_low",
+    "ci_high",
+    "error_rate",
+    "cost_usd",
+    "latency_p50_s",
+    "latency_p95_s",
+    "closed_mean",
+    "open_mean",
+    "gap",
+    "p_value",
+}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -92,26 +139,28 @@ def _summary_rows(summary: RunSummary, m: ModelSummary) -> list[dict[str, Any]]:
     u = m.usage
     rows = []
     for scorer, s in m.scores.items():
-        rows.append({
-            "suite": summary.suite,
-            "model": m.name,
-            "group": m.group or "",
-            "scorer": scorer,
-            "slice": m.slice,
-            "n": s.n,
-            "mean": _round(s.mean),
-            "ci_low": _round(s.ci_low),
-            "ci_high": _round(s.ci_high),
-            "errors": u.errors,
-            "error_rate": _round(u.error_rate),
-            "input_tokens": u.input_tokens if u.input_tokens_known_rows else None,
-            "output_tokens": u.output_tokens if u.output_tokens_known_rows else None,
-            "cost_usd": round(u.cost_usd, 10) if u.cost_known and u.cost_rows > 0 else None,
-            "cost_known_rows": u.cost_known_rows,
-            "latency_p50_s": _round(u.latency_p50_s, 4),
-            "latency_p95_s": _round(u.latency_p95_s, 4),
-            "status": m.info.status_text,
-        })
+        rows.append(
+            {
+                "suite": summary.suite,
+                "model": m.name,
+                "group": m.group or "",
+                "scorer": scorer,
+                "slice": m.slice,
+                "n": s.n,
+                "mean": _round(s.mean),
+                "ci_low": _round(s.ci_low),
+                "ci_high": _round(s.ci_high),
+                "errors": u.errors,
+                "error_rate": _round(u.error_rate),
+                "input_tokens": u.input_tokens if u.input_tokens_known_rows else None,
+                "output_tokens": u.output_tokens if u.output_tokens_known_rows else None,
+                "cost_usd": round(u.cost_usd, 10) if u.cost_known and u.cost_rows > 0 else None,
+                "cost_known_rows": u.cost_known_rows,
+                "latency_p50_s": _round(u.latency_p50_s, 4),
+                "latency_p95_s": _round(u.latency_p95_s, 4),
+                "status": m.info.status_text,
+            }
+        )
     return rows
 
 
@@ -135,22 +184,25 @@ def summary_frame(summary: RunSummary) -> pd.DataFrame:
 
 
 def gaps_frame(summary: RunSummary) -> pd.DataFrame:
-    rows = [{
-        "scorer": g.scorer,
-        "slice": g.slice,
-        "closed_model": g.closed_model,
-        "open_model": g.open_model,
-        "n_pairs": g.n_pairs,
-        "closed_mean": _round(g.closed_mean),
-        "open_mean": _round(g.open_mean),
-        "gap": _round(g.gap),
-        "ci_low": _round(g.ci_low),
-        "ci_high": _round(g.ci_high),
-        "p_value": g.p_value,
-        "method": g.method,
-        "discordant_closed_only": g.discordant_closed_only,
-        "discordant_open_only": g.discordant_open_only,
-    } for g in summary.gaps]
+    rows = [
+        {
+            "scorer": g.scorer,
+            "slice": g.slice,
+            "closed_model": g.closed_model,
+            "open_model": g.open_model,
+            "n_pairs": g.n_pairs,
+            "closed_mean": _round(g.closed_mean),
+            "open_mean": _round(g.open_mean),
+            "gap": _round(g.gap),
+            "ci_low": _round(g.ci_low),
+            "ci_high": _round(g.ci_high),
+            "p_value": g.p_value,
+            "method": g.method,
+            "discordant_closed_only": g.discordant_closed_only,
+            "discordant_open_only": g.discordant_open_only,
+        }
+        for g in summary.gaps
+    ]
     return _frame(rows, GAPS_COLUMNS)
 
 

@@ -110,11 +110,14 @@ def collect_examples(
         cell = (r.sample_id, r.epoch)
         if cell not in order:
             continue
-        heads.setdefault(cell, {
-            "input": clip(r.input) or "",
-            "expected": clip(_show(r.expected)) or "",
-            "tags": ", ".join(f"{k}={v}" for k, v in sorted((r.tags or {}).items())),
-        })
+        heads.setdefault(
+            cell,
+            {
+                "input": clip(r.input) or "",
+                "expected": clip(_show(r.expected)) or "",
+                "tags": ", ".join(f"{k}={v}" for k, v in sorted((r.tags or {}).items())),
+            },
+        )
         err = r.completion.error
         scores = [
             ExampleScore(key, s.value, clip(s.answer, 300), clip(s.explanation, 600) or "", s.label)
@@ -124,11 +127,20 @@ def collect_examples(
         outputs[cell][r.model] = ExampleOutput(
             r.model,
             clip(r.completion.text),
-            f"{err.kind}: {clip(err.message, 300)}" + (f" (HTTP {err.status})" if err.status else "") if err else None,
+            f"{err.kind}: {clip(err.message, 300)}" + (f" (HTTP {err.status})" if err.status else "")
+            if err
+            else None,
             scores,
         )
     return [
-        Example(cell[0], cell[1], heads[cell]["input"], heads[cell]["expected"], heads[cell]["tags"],
-                flags[cell], outputs[cell])
+        Example(
+            cell[0],
+            cell[1],
+            heads[cell]["input"],
+            heads[cell]["expected"],
+            heads[cell]["tags"],
+            flags[cell],
+            outputs[cell],
+        )
         for cell in sorted(heads, key=order.__getitem__)
     ]

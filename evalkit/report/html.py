@@ -130,13 +130,21 @@ def _manifest_view(manifest: Mapping[str, Any]) -> dict[str, Any]:
         "n_used": (manifest.get("dataset") or {}).get("n_used"),
         "gate": js(manifest.get("gate") or {}),
         "models": [
-            {"name": m.get("name"), "model": m.get("model"), "group": m.get("group"), "api_base": m.get("api_base"),
-             "params": js(m.get("params") or {}), "concurrency": m.get("concurrency"),
-             "price": js(m.get("price")) if m.get("price") is not None else "litellm price map / unknown"}
+            {
+                "name": m.get("name"),
+                "model": m.get("model"),
+                "group": m.get("group"),
+                "api_base": m.get("api_base"),
+                "params": js(m.get("params") or {}),
+                "concurrency": m.get("concurrency"),
+                "price": js(m.get("price")) if m.get("price") is not None else "litellm price map / unknown",
+            }
             for m in manifest.get("models") or []
         ],
-        "scorers": [{"key": s.get("key") or s.get("name"), "name": s.get("name"), "args": js(s.get("args") or {})}
-                    for s in manifest.get("scorers") or []],
+        "scorers": [
+            {"key": s.get("key") or s.get("name"), "name": s.get("name"), "args": js(s.get("args") or {})}
+            for s in manifest.get("scorers") or []
+        ],
     }
 
 
@@ -168,25 +176,34 @@ def render_html(
         slice_models.setdefault(m.slice, []).append(m)
     all_gaps = [g for g in summary.gaps if g.slice == ALL]
     model_names = [m.name for m in summary.models if m.usage.cells > 0]
-    return _env().get_template(TEMPLATE).render(
-        csp=CSP,
-        script=FILTER_SCRIPT,
-        s=summary,
-        gs=summary.gate_scorer if summary.gate_scorer in summary.scorers else None,
-        m=_manifest_view(manifest),
-        gate=gate,
-        gate_text=format_gate(gate) if gate else None,
-        gate_exit=int(gate_exit_code(gate)) if gate else None,
-        gate_class={Overall.PASS: "pass", Overall.FAIL: "fail", Overall.INFRASTRUCTURE: "infra"}.get(
-            gate.overall, "infra") if gate else "infra",
-        gaps=_gap_rows(all_gaps, max_gap),
-        slice_models=slice_models,
-        slice_gaps={sl: [g for g in summary.gaps if g.slice == sl and g.scorer == summary.gate_scorer]
-                    for sl in slice_models},
-        examples=examples,
-        example_models=model_names,
-        example_limit=example_limit,
-        max_gap=max_gap,
+    return (
+        _env()
+        .get_template(TEMPLATE)
+        .render(
+            csp=CSP,
+            script=FILTER_SCRIPT,
+            s=summary,
+            gs=summary.gate_scorer if summary.gate_scorer in summary.scorers else None,
+            m=_manifest_view(manifest),
+            gate=gate,
+            gate_text=format_gate(gate) if gate else None,
+            gate_exit=int(gate_exit_code(gate)) if gate else None,
+            gate_class={Overall.PASS: "pass", Overall.FAIL: "fail", Overall.INFRASTRUCTURE: "infra"}.get(
+                gate.overall, "infra"
+            )
+            if gate
+            else "infra",
+            gaps=_gap_rows(all_gaps, max_gap),
+            slice_models=slice_models,
+            slice_gaps={
+                sl: [g for g in summary.gaps if g.slice == sl and g.scorer == summary.gate_scorer]
+                for sl in slice_models
+            },
+            examples=examples,
+            example_models=model_names,
+            example_limit=example_limit,
+            max_gap=max_gap,
+        )
     )
 
 

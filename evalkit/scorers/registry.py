@@ -55,8 +55,9 @@ def registered() -> dict[str, ScorerSpec]:
     return dict(sorted(_REGISTRY.items()))
 
 
-def build_scorer(name: str, args: dict[str, Any] | None = None, *, base_dir: Path | None = None,
-                 where: str = "scorers") -> ScoreFn:
+def build_scorer(
+    name: str, args: dict[str, Any] | None = None, *, base_dir: Path | None = None, where: str = "scorers"
+) -> ScoreFn:
     """Instantiate scorer ``name`` with ``args``; raise :class:`ConfigError` naming ``where`` on any problem."""
     specs = registered()
     spec = specs.get(name)
@@ -71,8 +72,10 @@ def build_scorer(name: str, args: dict[str, Any] | None = None, *, base_dir: Pat
         if key not in accepted:
             close = difflib.get_close_matches(key, accepted, n=1, cutoff=0.5)
             hint = f" Did you mean {close[0]}?" if close else ""
-            raise ConfigError(f"{where}: scorer '{name}' has no argument '{key}'.{hint} "
-                              f"Arguments: {', '.join(accepted) or '(none)'}")
+            raise ConfigError(
+                f"{where}: scorer '{name}' has no argument '{key}'.{hint} "
+                f"Arguments: {', '.join(accepted) or '(none)'}"
+            )
     if "base_dir" in params:
         args["base_dir"] = base_dir or Path.cwd()
     try:
