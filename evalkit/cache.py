@@ -78,6 +78,9 @@ class ResponseCache:
             completion, cached=True
         )  # cost_usd stays what the request costs; nothing was spent now
 
+    def contains(self, key: str) -> bool:
+        return self._db.execute("SELECT 1 FROM responses WHERE key = ?", (key,)).fetchone() is not None
+
     def put(self, key: str, completion: Completion) -> None:
         if not completion.ok:
             return

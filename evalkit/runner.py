@@ -27,7 +27,7 @@ from typing import Any
 from evalkit import __version__
 from evalkit.cache import ResponseCache, request_key
 from evalkit.dataset import Dataset, load_dataset
-from evalkit.errors import ConfigError, ExitCode, RunDirError
+from evalkit.errors import ConfigError, ExitCode, InfrastructureError, RunDirError
 from evalkit.ledger import LedgerWriter, done_cells, read_manifest
 from evalkit.progress import RunProgress
 from evalkit.prompt import Renderer
@@ -227,8 +227,20 @@ class Runner:
                 ExitCode.INFRASTRUCTURE,
                 "no model could run: every model was skipped (see the lines above)",
             )
-        self._start_local_servers(runnable)
         cache = ResponseCache.default() if self.options.use_cache else None
+        to_send = {p.name: self._to_send(p, done, cache) for p in runnable}
+        self.echo(
+            f"run {run_dir}: {len(runnable)} model(s) x {len(self.samples)} samples x {epochs} epoch(s); "
+            f"{remaining} to go, {sum(to_send.values())} of them not in the cache"
+        )
+        try:
+            self._start_local_servers([p for p in runnable if to_send[p.name]])
+        except InfrastructureError:
+            if cache is not None:
+                cache.close()
+            manifest.update(status="failed", finished_at=_now_iso())
+            write_manifest(run_dir, manifest)
+            raise
         ledger = LedgerWriter(run_dir / "samples.jsonl")
         progress = RunProgress(
             [(p.name, len(self.samples) * epochs) for p in runnable],
@@ -239,10 +251,6 @@ class Runner:
             already = sum(1 for c in done if c[1] == p.name)
             p.done = already
             progress.advance(p.name, already, errors=0, cost=None, initial=True)
-        self.echo(
-            f"run {run_dir}: {len(runnable)} model(s) x {len(self.samples)} samples x {epochs} epoch(s); "
-            f"{remaining} request(s) to go"
-        )
         status = "finished"
         try:
             with progress:
@@ -356,6 +364,30 @@ class Runner:
         write_manifest(run_dir, manifest)
         return run_dir, manifest, set()
 
+    def _pending(self, plan: ModelPlan, done: set[tuple[str, str, int]]) -> Iterator[tuple[Sample, int]]:
+        return (
+            (s, e)
+            for e in range(self.suite.epochs)
+            for s in self.samples
+            if (s.id, plan.name, e) not in done
+        )
+
+    def _request(self, plan: ModelPlan, sample: Sample, epoch: int) -> Request:
+        return Request(
+            model=plan.identity_model,
+            messages=self.renderer.render(sample),
+            params=plan.params,
+            api_base=plan.identity_base,
+            epoch=epoch,
+        )
+
+    def _to_send(self, plan: ModelPlan, done: set[tuple[str, str, int]], cache: ResponseCache | None) -> int:
+        """How many of the model's remaining cells miss the cache (a fully cached re-run starts no server)."""
+        pending = self._pending(plan, done)
+        if cache is None:
+            return sum(1 for _ in pending)
+        return sum(not cache.contains(request_key(self._request(plan, s, e))) for s, e in pending)
+
     def _start_local_servers(self, plans: list[ModelPlan]) -> None:
         local = [p for p in plans if p.config.model.startswith(LOCAL_PROVIDER + "/")]
         if not local:
@@ -382,12 +414,7 @@ class Runner:
         progress: RunProgress,
     ) -> None:
         async def run_model(plan: ModelPlan) -> None:
-            cells: Iterator[tuple[Sample, int]] = (
-                (s, e)
-                for e in range(self.suite.epochs)
-                for s in self.samples
-                if (s.id, plan.name, e) not in done
-            )
+            cells = self._pending(plan, done)
 
             async def worker() -> None:
                 for sample, epoch in cells:  # shared iterator: each cell is taken by exactly one worker
@@ -410,14 +437,7 @@ class Runner:
     async def _one(
         self, plan: ModelPlan, sample: Sample, epoch: int, cache: ResponseCache | None
     ) -> Result | None:
-        messages = self.renderer.render(sample)
-        request = Request(
-            model=plan.identity_model,
-            messages=messages,
-            params=plan.params,
-            api_base=plan.identity_base,
-            epoch=epoch,
-        )
+        request = self._request(plan, sample, epoch)
         key = request_key(request)
         completion = cache.get(key) if cache is not None else None
         if completion is None:
