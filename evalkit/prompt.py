@@ -3,7 +3,7 @@
 Templates run in Jinja2's sandbox with ``StrictUndefined``: a variable the sample does
 not have is an error naming the template, the variable and the sample's line, raised
 before the first request. The expected answer (and any ``dataset.hidden`` field) is never
-in the template's context. Keep the fixed part of the prompt first: servers with a
+in the template's context, and neither is ``should_refuse``. Keep the fixed part of the prompt first: servers with a
 prompt cache (llama.cpp, vLLM, OpenAI, Anthropic) reuse the shared prefix.
 """
 
@@ -17,6 +17,9 @@ from jinja2.sandbox import SandboxedEnvironment
 from evalkit.errors import ConfigError
 from evalkit.suite import PromptConfig
 from evalkit.types import Sample
+
+ALWAYS_HIDDEN = frozenset({"should_refuse"})
+"""Answer-bearing fields no template sees, besides the expected field (which is never in ``fields``)."""
 
 _ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
@@ -47,7 +50,7 @@ class Renderer:
         self._system = _compile(prompt.system, "system", where) if prompt.system is not None else None
         self._user = _compile(prompt.user, "user", where)
         self._constants = {**file_vars, **prompt.vars}
-        self._hidden = set(hidden)
+        self._hidden = ALWAYS_HIDDEN | set(hidden)
 
     def context(self, sample: Sample) -> dict[str, Any]:
         """What a template may see: constants, the sample's non-hidden fields, ``input`` and ``id``."""

@@ -55,3 +55,10 @@ def test_sandbox_blocks_attribute_escapes():
     )
     with pytest.raises(ConfigError):
         r.render(SAMPLE)
+
+
+def test_should_refuse_is_never_visible():
+    sample = Sample(id="x", input="q", expected=None, fields={"should_refuse": True}, line=1)
+    r = Renderer(PromptConfig(user="{{ should_refuse }}"), file_vars={}, hidden=[], where="s.yaml")
+    with pytest.raises(ConfigError, match="should_refuse"):
+        r.render(sample)
