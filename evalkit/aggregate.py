@@ -11,8 +11,14 @@ Error policy (run.json ``suite_config.errors``, default ``count_as_wrong``):
   the pairing (a model that times out is worse, not absent).
 * ``exclude`` — errored cells are left out of means and pairs (errors are still counted).
 
+Scorer-specific metrics (per model x scorer, whole run, answered cells with a verdict): the
+accumulators of :mod:`evalkit.scorers.metrics`, chosen by each scorer's family name and arguments
+in run.json ``scorers`` (``[{key, name, args}]``); ``json_valid`` metrics also say whether a
+requested ``response_format`` was honoured (:func:`~evalkit.scorers.metrics.structured_output_check`).
+
 Memory: per cell only the numbers pairing needs (scorer -> (sample_id, epoch) -> model -> value),
-the latencies for the percentiles and each sample's tags; never whole results.
+the latencies for the percentiles and each sample's tags; per model x scorer the accumulators'
+counts; never whole results.
 """
 
 from __future__ import annotations
@@ -20,23 +26,23 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from evalkit.errors import RunDirError
 from evalkit.ledger import iter_results, read_manifest
+from evalkit.scorers.metrics import Accumulator, make_accumulator, structured_output_check
 from evalkit.stats import (
     DEFAULT_CONFIDENCE,
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
     mean_interval,
     paired_gap,
-    quantiles,
 )
 from evalkit.summary import ALL, GapSummary, ModelInfo, ModelSummary, RunSummary, ScoreStat, UsageStat
 from evalkit.types import Result
+from evalkit.usage import UsageAccumulator
 
 __all__ = [
     "Aggregator",
@@ -47,6 +53,7 @@ __all__ = [
     "error_policy_from_manifest",
     "gate_scorer_from_manifest",
     "scorer_keys_from_manifest",
+    "scorer_specs_from_manifest",
     "summarize_run",
 ]
 
@@ -83,6 +90,18 @@ def scorer_keys_from_manifest(manifest: Mapping[str, Any]) -> list[str]:
     return keys
 
 
+def scorer_specs_from_manifest(manifest: Mapping[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Scorer key -> (family name, arguments), from run.json ``scorers``."""
+    specs: dict[str, tuple[str, dict[str, Any]]] = {}
+    for s in manifest.get("scorers") or []:
+        key = s.get("key") or s.get("id") or s.get("name")
+        if isinstance(key, str) and key not in specs:
+            name = s.get("name") if isinstance(s.get("name"), str) else key
+            args = s.get("args")
+            specs[key] = (name, dict(args) if isinstance(args, dict) else {})
+    return specs
+
+
 def gate_scorer_from_manifest(manifest: Mapping[str, Any], scorers: list[str]) -> str | None:
     """run.json ``gate.scorer`` (or ``suite_config.gate.scorer``), else the first scorer."""
     for gate in (manifest.get("gate"), (manifest.get("suite_config") or {}).get("gate")):
@@ -106,70 +125,6 @@ def _model_infos(manifest: Mapping[str, Any]) -> dict[str, ModelInfo]:
     return out
 
 
-@dataclass
-class _UsageAcc:
-    cells: int = 0
-    errors: int = 0
-    error_kinds: Counter[str] = field(default_factory=Counter)
-    input_tokens: int = 0
-    input_known: int = 0
-    input_unknown: int = 0
-    output_tokens: int = 0
-    output_known: int = 0
-    output_unknown: int = 0
-    cost: float = 0.0
-    cost_known: int = 0
-    cost_unknown: int = 0
-    cached: int = 0
-    latencies: list[float] = field(default_factory=list)
-
-    def add(self, r: Result) -> None:
-        c = r.completion
-        self.cells += 1
-        self.cached += bool(c.cached)
-        failed = c.error is not None
-        if failed:
-            self.errors += 1
-            self.error_kinds[str(c.error.kind) if c.error else "unknown"] += 1
-        if c.input_tokens is not None:
-            self.input_tokens += int(c.input_tokens)
-            self.input_known += 1
-        elif not failed:
-            self.input_unknown += 1
-        if c.output_tokens is not None:
-            self.output_tokens += int(c.output_tokens)
-            self.output_known += 1
-        elif not failed:
-            self.output_unknown += 1
-        if c.cost_usd is not None and math.isfinite(c.cost_usd):
-            self.cost += float(c.cost_usd)
-            self.cost_known += 1
-        elif not failed:
-            self.cost_unknown += 1
-        if not failed and c.latency_s is not None and math.isfinite(c.latency_s):
-            self.latencies.append(float(c.latency_s))
-
-    def freeze(self) -> UsageStat:
-        p50, p95 = quantiles(self.latencies, (0.5, 0.95))
-        return UsageStat(
-            cells=self.cells,
-            errors=self.errors,
-            error_kinds=dict(sorted(self.error_kinds.items())),
-            input_tokens=self.input_tokens,
-            input_tokens_known_rows=self.input_known,
-            input_tokens_unknown=self.input_unknown,
-            output_tokens=self.output_tokens,
-            output_tokens_known_rows=self.output_known,
-            output_tokens_unknown=self.output_unknown,
-            cost_usd=self.cost,
-            cost_known_rows=self.cost_known,
-            cost_unknown_rows=self.cost_unknown,
-            latency_p50_s=p50,
-            latency_p95_s=p95,
-            cached=self.cached,
-        )
-
-
 class Aggregator:
     """Feed it results with :meth:`add`, then :meth:`finish` into a :class:`RunSummary`."""
 
@@ -187,8 +142,10 @@ class Aggregator:
         self.seed, self.n_resamples, self.confidence = seed, n_resamples, confidence
         self.models = _model_infos(manifest)
         self.scorers = scorer_keys_from_manifest(manifest)
+        self._specs = scorer_specs_from_manifest(manifest)
+        self._metrics: dict[tuple[str, str], Accumulator] = {}
         self.warnings: list[str] = []
-        self._usage: dict[tuple[str, str], _UsageAcc] = defaultdict(_UsageAcc)
+        self._usage: dict[tuple[str, str], UsageAccumulator] = defaultdict(UsageAccumulator)
         self._values: dict[str, dict[CellKey, dict[str, float]]] = {s: {} for s in self.scorers}
         self._sample_slices: dict[str, tuple[str, ...]] = {}
         self._missing: Counter[tuple[str, str]] = Counter()
@@ -222,6 +179,11 @@ class Aggregator:
             if score is None:
                 self._missing[(r.model, key)] += 1
                 continue
+            acc = self._metrics.get((r.model, key))
+            if acc is None:
+                name, args = self._specs.get(key, (key, {}))
+                acc = self._metrics[(r.model, key)] = make_accumulator(name, args)
+            acc.add(r.expected, score)
             try:
                 value = float(score.value)
             except (TypeError, ValueError):
@@ -252,6 +214,20 @@ class Aggregator:
         iv = mean_interval(values, confidence=self.confidence, n_resamples=self.n_resamples, seed=self.seed)
         missing = self._missing[(model, scorer)] if slice_ == ALL else 0
         return ScoreStat(scorer, iv.n, iv.estimate, iv.low, iv.high, iv.method, missing)
+
+    def scorer_metrics(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Model -> scorer key -> the scorer's metrics (whole run), for the models with verdicts."""
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for name, info in self.models.items():
+            for key in self.scorers:
+                acc = self._metrics.get((name, key))
+                if acc is None:
+                    continue
+                metrics = acc.finish()
+                if metrics.get("kind") == "json":
+                    metrics["structured_output"] = structured_output_check(info.params, metrics)
+                out.setdefault(name, {})[key] = metrics
+        return out
 
     def finish(self, extra_warnings: Iterable[str] = ()) -> RunSummary:
         values = {s: self._values_by_model_slice(s) for s in self.scorers}
@@ -306,6 +282,7 @@ class Aggregator:
             seed=self.seed,
             n_resamples=self.n_resamples,
             confidence=self.confidence,
+            scorer_metrics=self.scorer_metrics(),
         )
 
     def _best_closed(

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from evalkit.errors import ConfigError, DataError
+from evalkit.scorers.metrics import extra_metrics
 from evalkit.scorers.registry import build_scorer
-from evalkit.scorers.summaries import extra_metrics
 from evalkit.types import Sample
 
 _RESERVED = ("output", "id", "input", "expected", "tags")

@@ -36,6 +36,12 @@ class ModelInfo:
     model: str | None = None
     """The LiteLLM model string."""
     params: dict[str, Any] = field(default_factory=dict)
+    """The request parameters from run.json (suite defaults merged with the model's own)."""
+
+    @property
+    def structured_output(self) -> bool:
+        """True when structured output was requested (``response_format`` in the parameters)."""
+        return self.params.get("response_format") not in (None, False)
 
     @property
     def ran(self) -> bool:
@@ -179,6 +185,10 @@ class RunSummary:
     seed: int
     n_resamples: int
     confidence: float
+    scorer_metrics: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    """Model -> scorer key -> that scorer's metrics over the whole run (not per slice), from the
+    answered cells with a verdict: see :mod:`evalkit.scorers.metrics` (confusion matrix, JSON
+    failure classes, refusal matrix...). ``json`` metrics also carry ``structured_output``."""
 
     def model(self, name: str) -> ModelSummary | None:
         return next((m for m in self.models if m.name == name), None)

@@ -140,18 +140,34 @@ class Score:
     """Why: enough to understand the verdict in the report without a re-run."""
     label: str | None = None
     """The verdict's class where the scorer has classes (e.g. ``schema_violation``, ``full_refusal``)."""
+    meta: dict[str, Any] = field(default_factory=dict)
+    """Small JSON-serialisable facts the verdict read, for summaries to count without parsing
+    ``explanation`` (e.g. ``{"should_refuse": True, "refused": True}``, ``{"lenient": True,
+    "mismatched": ["unit"]}``, ``{"predicted_label": "card_arrival"}``). Each scorer documents its
+    keys; empty for scorers that have none. Left out of the ledger line when empty."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "value": self.value,
             "answer": self.answer,
             "explanation": self.explanation,
             "label": self.label,
         }
+        if self.meta:
+            d["meta"] = self.meta
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Score:
-        return cls(d["value"], d.get("answer"), d.get("explanation", ""), d.get("label"))
+        """Read a ledger verdict; lines written before ``meta`` existed load with an empty one."""
+        meta = d.get("meta")
+        return cls(
+            d["value"],
+            d.get("answer"),
+            d.get("explanation", ""),
+            d.get("label"),
+            dict(meta) if isinstance(meta, dict) else {},
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,8 +29,10 @@ def res(
     input: str = "question",
     expected: Any = "answer",
     explanation: str = "because",
+    scores: dict[str, Score] | None = None,
 ) -> Result:
-    """One ledger result; ``value`` may be a {scorer: value} dict; ``error`` makes it a failed request."""
+    """One ledger result; ``value`` may be a {scorer: value} dict; ``error`` makes it a failed request;
+    ``scores`` gives the verdicts outright (real scorers' output, with their ``meta``)."""
     if error is not None:
         completion = Completion(
             text=None,
@@ -50,8 +52,9 @@ def res(
             cost_usd=cost,
             latency_s=latency,
         )
-        values = value if isinstance(value, dict) else ({} if value is None else {scorer: value})
-        scores = {k: Score(v, text, explanation) for k, v in values.items()}
+        if scores is None:
+            values = value if isinstance(value, dict) else ({} if value is None else {scorer: value})
+            scores = {k: Score(v, text, explanation) for k, v in values.items()}
     return Result(
         sample_id=sample_id,
         model=model,
@@ -72,7 +75,12 @@ def manifest(
     gate: dict[str, Any] | None = None,
     status: str = "finished",
     errors: str | None = None,
+    scorer_args: dict[str, dict[str, Any]] | None = None,
+    scorer_names: dict[str, str] | None = None,
+    params: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """run.json; ``scorer_args``/``scorer_names`` by scorer key, ``params`` by model name
+    (default ``{"temperature": 0}``)."""
     ms = []
     for spec in models:
         name, group = spec[0], spec[1]
@@ -84,7 +92,7 @@ def manifest(
                 "model": f"openai/{name}",
                 "group": group,
                 "api_base": None,
-                "params": {"temperature": 0},
+                "params": (params or {}).get(name, {"temperature": 0}),
                 "concurrency": 4,
                 "price": None,
                 "status": st,
@@ -111,7 +119,10 @@ def manifest(
         "dataset": {"path": "data.jsonl", "sha256": "d" * 64, "n_samples": 4, "format": "jsonl"},
         "epochs": 1,
         "models": ms,
-        "scorers": [{"key": s, "name": s, "args": {}} for s in scorers],
+        "scorers": [
+            {"key": s, "name": (scorer_names or {}).get(s, s), "args": (scorer_args or {}).get(s, {})}
+            for s in scorers
+        ],
         "gate": gate if gate is not None else {"scorer": scorers[0] if scorers else None},
         "versions": {"evalkit": "0.1.0", "litellm": "1.106.2", "python": "3.11.7"},
         "counts": {"planned": 8, "done": 8, "errors": 0, "cached": 0},

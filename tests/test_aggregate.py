@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _runfolder import res, write_run
@@ -10,8 +12,9 @@ from _runfolder import res, write_run
 from evalkit.aggregate import Aggregator, ErrorPolicy, aggregate, build_aggregator
 from evalkit.errors import RunDirError
 from evalkit.ledger import read_manifest
+from evalkit.scorers import build_scorer
 from evalkit.summary import ALL
-from evalkit.types import ErrorKind
+from evalkit.types import ErrorKind, Sample, Score
 
 
 def _scores(run: Path, **kw: object) -> dict[str, tuple[int, float | None]]:
@@ -246,3 +249,153 @@ def test_gate_scorer_missing_from_the_run(tmp_path: Path) -> None:
     s = aggregate(run)
     assert s.gaps == [] and s.gap_note is not None and "'nope' has no results" in s.gap_note
     assert any("nope" in w for w in s.warnings)
+
+
+# --- scorer-specific metrics (whole run, per model x scorer) ----------------------------------
+
+LABELS = ["cat", "dog", "bird"]
+
+
+def _verdicts(name: str, args: dict[str, Any], output: str, expected: Any = None, **fields: Any) -> Score:
+    return build_scorer(name, args)(output, Sample(id="x", input="q", expected=expected, fields=fields))
+
+
+def test_classification_metrics_hand_computed(tmp_path: Path) -> None:
+    """llama on three labels: cat->cat, cat->dog, dog->dog, dog->bird, bird->bird, bird->"no idea".
+
+    cat: P 1/1, R 1/2, F1 2/3; dog: P 1/2, R 1/2, F1 1/2; bird: P 1/2, R 1/2, F1 1/2.
+    macro-F1 = (2/3 + 1/2 + 1/2) / 3 = 5/9; invalid share 1/6; accuracy 3/6.
+    """
+    args = {"labels": LABELS}
+    rows = [
+        ("cat", "cat"),
+        ("cat", "dog"),
+        ("dog", "dog"),
+        ("dog", "bird"),
+        ("bird", "bird"),
+        ("bird", "no idea"),
+    ]
+    rs = []
+    for i, (exp, out) in enumerate(rows):
+        rs.append(
+            res(f"s{i}", "gpt", expected=exp, scores={"intent": _verdicts("exact_match", args, exp, exp)})
+        )
+        rs.append(
+            res(f"s{i}", "llama", expected=exp, scores={"intent": _verdicts("exact_match", args, out, exp)})
+        )
+    rs.append(res("s9", "llama", error=ErrorKind.TIMEOUT, expected="cat"))  # errors are not in these metrics
+    run = write_run(
+        tmp_path / "run",
+        rs,
+        scorers=["intent"],
+        scorer_names={"intent": "exact_match"},
+        scorer_args={"intent": args},
+    )
+    s = aggregate(run)
+    m = s.scorer_metrics["llama"]["intent"]
+    assert m["kind"] == "classification" and m["n"] == 6
+    assert m["confusion"] == {
+        "bird": {"(invalid)": 1, "bird": 1},
+        "cat": {"cat": 1, "dog": 1},
+        "dog": {"bird": 1, "dog": 1},
+    }
+    assert m["per_class"]["cat"]["f1"] == pytest.approx(2 / 3)
+    assert m["per_class"]["dog"]["f1"] == pytest.approx(1 / 2)
+    assert m["macro_f1"] == pytest.approx(5 / 9)
+    assert m["invalid_label_share"] == pytest.approx(1 / 6) and m["accuracy"] == pytest.approx(0.5)
+    assert s.scorer_metrics["gpt"]["intent"]["macro_f1"] == pytest.approx(1.0)
+    # the mean still counts the errored cell as wrong (count_as_wrong), the metrics do not
+    llama = s.model("llama")
+    assert llama is not None and llama.scores["intent"].n == 7
+
+
+def test_refusal_metrics_hand_computed(tmp_path: Path) -> None:
+    """should refuse: 3 rows, 1 answered -> under-refusal 1/3; should answer: 4 rows, 1 refused ->
+    over-refusal 1/4; balanced accuracy ((1 - 1/4) + (1 - 1/3)) / 2 = 17/24."""
+    rows = [
+        ("I can't help with that.", True),
+        ("I won't write that.", True),
+        ("Sure, here is how.", True),
+        ("Paris is the capital of France.", False),
+        ("The answer is 42.", False),
+        ("Use sorted() with a key function.", False),
+        ("I'm sorry, I can't help with that.", False),
+    ]
+    rs = [
+        res(f"s{i}", "llama", expected=None, scores={"refusal": _verdicts("refusal", {}, o, should_refuse=w)})
+        for i, (o, w) in enumerate(rows)
+    ]
+    s = aggregate(write_run(tmp_path / "run", rs, scorers=["refusal"]))
+    m = s.scorer_metrics["llama"]["refusal"]
+    assert m["matrix"]["should_refuse"] == {"refused": 2, "answered": 1}
+    assert m["matrix"]["should_answer"] == {"refused": 1, "answered": 3}
+    assert m["under_refusal_rate"] == pytest.approx(1 / 3) and m["over_refusal_rate"] == pytest.approx(1 / 4)
+    assert m["balanced_accuracy"] == pytest.approx(17 / 24)
+    assert m["class_counts"] == {"compliance": 4, "full_refusal": 3, "partial_refusal": 0, "empty": 0}
+
+
+def test_json_strict_lenient_and_structured_output(tmp_path: Path) -> None:
+    """gpt (response_format json_object): 3 strict rows -> honoured on every row.
+    llama (response_format json_object): strict, fenced, prose, unparsable -> strict 1/4, lenient 3/4,
+    not honoured on 3 of 4 rows. qwen: no response_format -> unconstrained."""
+    outs = {
+        "gpt": ['{"a": 1}', '{"a": 2}', '{"a": 3}'],
+        "llama": ['{"a": 1}', '```json\n{"a": 2}\n```', 'Here: {"a": 3}', "{"],
+        "qwen": ['{"a": 1}'],
+    }
+    rs = [
+        res(f"s{i}", model, expected=None, scores={"json_valid": _verdicts("json_valid", {}, o)})
+        for model, texts in outs.items()
+        for i, o in enumerate(texts)
+    ]
+    rf = {"response_format": {"type": "json_object"}}
+    run = write_run(
+        tmp_path / "run",
+        rs,
+        models=[("gpt", "closed"), ("llama", "open"), ("qwen", "open")],
+        scorers=["json_valid"],
+        params={"gpt": rf, "llama": rf},
+    )
+    s = aggregate(run)
+    llama = s.scorer_metrics["llama"]["json_valid"]
+    assert llama["strict_valid_rate"] == pytest.approx(1 / 4) and llama[
+        "lenient_valid_rate"
+    ] == pytest.approx(3 / 4)
+    assert llama["parse"] == {"strict": 1, "lenient": 2, "failed": 1}
+    assert llama["structured_output"]["text"] == (
+        "not honoured on 3 of 4 rows (2 needed lenient parsing, 1 did not parse)"
+    )
+    assert s.scorer_metrics["gpt"]["json_valid"]["structured_output"]["text"] == "honoured on every row"
+    qwen = s.scorer_metrics["qwen"]["json_valid"]["structured_output"]
+    assert qwen["requested"] is False and qwen["text"].startswith("unconstrained")
+    gpt = s.model("gpt")
+    assert gpt is not None and gpt.info.structured_output
+
+
+def test_old_ledger_lines_without_meta_still_aggregate(tmp_path: Path) -> None:
+    old_lines = [
+        {
+            "sample_id": f"s{i}",
+            "model": "llama",
+            "epoch": 0,
+            "request_key": "k",
+            "input": "q",
+            "expected": exp,
+            "tags": {},
+            "completion": {"text": got, "finish_reason": "stop"},
+            "scores": {
+                "exact_match": {"value": float(exp == got), "answer": got, "explanation": "", "label": label}
+            },
+            "at": 0.0,
+        }
+        for i, (exp, got, label) in enumerate([("cat", "cat", "correct"), ("cat", "dog", "wrong")])
+    ]
+    run = write_run(
+        tmp_path / "run",
+        extra="".join(json.dumps(line) + "\n" for line in old_lines),
+        scorer_args={"exact_match": {"labels": LABELS}},
+    )
+    s = aggregate(run)
+    assert s.warnings == []
+    m = s.scorer_metrics["llama"]["exact_match"]
+    assert m["confusion"] == {"cat": {"cat": 1, "dog": 1}} and m["accuracy"] == 0.5

@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import csv
 import hashlib
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _runfolder import res, write_run
@@ -15,7 +17,9 @@ from _runfolder import res, write_run
 from evalkit.report import write_report
 from evalkit.report.csv import GAPS_COLUMNS, SUMMARY_COLUMNS, neutralise
 from evalkit.report.examples import pick_cells
-from evalkit.types import ErrorKind
+from evalkit.report.scorer_views import TOP_PAIRS
+from evalkit.scorers import build_scorer
+from evalkit.types import ErrorKind, Sample, Score
 
 HOSTILE = [
     "<script>alert(1)</script>",
@@ -61,7 +65,7 @@ def _basic_run(tmp_path: Path, **kw: object) -> Path:
 def test_writes_three_files_with_the_documented_columns(tmp_path: Path) -> None:
     run = _basic_run(tmp_path)
     paths = write_report(run)
-    assert [p.name for p in paths] == ["summary.csv", "gaps.csv", "report.html"]
+    assert [p.name for p in paths] == ["summary.csv", "gaps.csv", "scorer_metrics.json", "report.html"]
     with (run / "summary.csv").open(encoding="utf-8") as f:
         assert next(csv.reader(f)) == SUMMARY_COLUMNS
     with (run / "gaps.csv").open(encoding="utf-8") as f:
@@ -79,9 +83,10 @@ def test_writes_three_files_with_the_documented_columns(tmp_path: Path) -> None:
 def test_report_is_regenerated_identically(tmp_path: Path) -> None:
     run = _basic_run(tmp_path)
     write_report(run)
-    first = [(run / n).read_bytes() for n in ("summary.csv", "gaps.csv", "report.html")]
+    names = ("summary.csv", "gaps.csv", "scorer_metrics.json", "report.html")
+    first = [(run / n).read_bytes() for n in names]
     write_report(run)
-    assert [(run / n).read_bytes() for n in ("summary.csv", "gaps.csv", "report.html")] == first
+    assert [(run / n).read_bytes() for n in names] == first
 
 
 def test_unknown_cost_is_empty_in_csv_and_said_in_html(tmp_path: Path) -> None:
@@ -263,3 +268,136 @@ def test_report_with_a_gate_scorer_that_has_no_results(tmp_path: Path) -> None:
     write_report(run)
     html = (run / "report.html").read_text(encoding="utf-8")
     assert "The gate scorer &#39;nope&#39; has no results" in html and "CANNOT DECIDE" in html
+
+
+# --- scorer sections and scorer_metrics.json ---------------------------------------------------
+
+
+def _score(name: str, args: dict[str, Any], output: str, expected: Any = None, **fields: Any) -> Score:
+    return build_scorer(name, args)(output, Sample(id="x", input="q", expected=expected, fields=fields))
+
+
+def _scorer_run(tmp_path: Path, labels: list[str], rows: list[tuple[str, str]]) -> Path:
+    """Three scorers on each row: exact_match with labels, json_valid, refusal."""
+    la = {"labels": labels}
+    rs = []
+    for i, (exp, out) in enumerate(rows):
+        for model, text in (("gpt", exp), ("llama", out)):
+            obj = json.dumps({"label": text})
+            scores = {
+                "intent": _score("exact_match", la, text, exp),
+                "json_valid": _score("json_valid", {}, obj if model == "gpt" else f"```json\n{obj}\n```"),
+                "refusal": _score("refusal", {}, text, should_refuse=i % 2 == 0),
+            }
+            rs.append(res(f"s{i}", model, text=text, expected=exp, input=out, scores=scores))
+    return write_run(
+        tmp_path / "run",
+        rs,
+        scorers=["intent", "json_valid", "refusal"],
+        scorer_names={"intent": "exact_match"},
+        scorer_args={"intent": la},
+        params={"gpt": {"response_format": {"type": "json_object"}}, "llama": {"temperature": 0}},
+    )
+
+
+def test_scorer_sections_and_metrics_file(tmp_path: Path) -> None:
+    labels = ["cat", "dog", "bird"]
+    run = _scorer_run(tmp_path, labels, [("cat", "cat"), ("cat", "dog"), ("dog", "dog"), ("bird", "fish")])
+    write_report(run)
+    html = (run / "report.html").read_text(encoding="utf-8")
+    for text in (
+        "Classification · intent",
+        "expected ↓ / predicted →",  # 3 classes: the whole matrix
+        "macro-F1",
+        "per-class F1",
+        "JSON · json_valid",
+        "strict valid",
+        "constrained (response_format)",
+        "unconstrained",
+        "response_format (json_object)",
+        "Refusal · refusal",
+        "over-refusal",
+        "under-refusal",
+        "balanced accuracy",
+        "json_valid: honoured on every row",
+    ):
+        assert text in html, text
+    doc = json.loads((run / "scorer_metrics.json").read_text(encoding="utf-8"))
+    assert (
+        doc["format"] == 1
+        and doc["run_id"]
+        and [s["key"] for s in doc["scorers"]]
+        == [
+            "intent",
+            "json_valid",
+            "refusal",
+        ]
+    )
+    llama = doc["models"]["llama"]
+    assert llama["structured_output"] == {"requested": False, "response_format_type": None}
+    assert doc["models"]["gpt"]["structured_output"] == {
+        "requested": True,
+        "response_format_type": "json_object",
+    }
+    # cat: P 1/1, R 1/2 -> F1 2/3; dog: P 1/2, R 1/1 -> F1 2/3; bird: never predicted -> F1 0
+    assert llama["scorers"]["intent"]["macro_f1"] == pytest.approx((2 / 3 + 2 / 3 + 0.0) / 3)
+    assert llama["scorers"]["json_valid"]["strict_valid_rate"] == 0.0
+    assert llama["scorers"]["json_valid"]["lenient_valid_rate"] == 1.0
+    assert doc["models"]["gpt"]["scorers"]["json_valid"]["strict_valid_rate"] == 1.0
+    assert llama["scorers"]["refusal"]["kind"] == "refusal"
+    rows = {r["model"]: r for r in _rows(run / "summary.csv") if r["scorer"] == "intent"}
+    assert rows["gpt"]["response_format"] == "json_object" and rows["llama"]["response_format"] == ""
+
+
+def test_large_confusion_matrix_shows_the_top_pairs(tmp_path: Path) -> None:
+    labels = [f"label_{i:02d}" for i in range(20)]
+    rows = [(labels[i], labels[(i + 1) % 20]) for i in range(20)] + [(labels[0], labels[1])]
+    run = _scorer_run(tmp_path, labels, rows)
+    write_report(run)
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "expected ↓ / predicted →" not in html
+    assert f"the {TOP_PAIRS} most frequent confusions" in html
+    # the most frequent pair comes first
+    top = html.index('<td>label_00</td><td>label_01</td><td class="num">2</td>')
+    assert top > 0
+
+
+def test_hostile_labels_and_outputs_in_scorer_sections_are_escaped(tmp_path: Path) -> None:
+    labels = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "plain"]
+    rows = [
+        (labels[0], labels[1]),
+        (labels[1], labels[0]),
+        ("plain", "<b>plain</b> or <script>alert(1)</script>"),
+    ]
+    run = _scorer_run(tmp_path, labels, rows)
+    write_report(run)
+    html = (run / "report.html").read_text(encoding="utf-8")
+    for bad in ("<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "<b>plain</b>"):
+        assert bad not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    parser = _Tags()
+    parser.feed(html)
+    names = [t for t, _ in parser.tags]
+    assert "img" not in names and "b" not in names and names.count("script") == 1
+    doc = json.loads((run / "scorer_metrics.json").read_text(encoding="utf-8"))
+    assert labels[0] in doc["models"]["llama"]["scorers"]["intent"]["confusion"]
+
+
+def test_report_reads_old_ledger_lines_without_meta(tmp_path: Path) -> None:
+    line = {
+        "sample_id": "s0",
+        "model": "gpt",
+        "epoch": 0,
+        "input": "q",
+        "expected": "a",
+        "completion": {"text": "a"},
+        "scores": {"exact_match": {"value": 1.0, "answer": "a", "explanation": "ok", "label": "correct"}},
+    }
+    run = write_run(tmp_path / "run", extra=json.dumps(line) + "\n")
+    write_report(run)
+    doc = json.loads((run / "scorer_metrics.json").read_text(encoding="utf-8"))
+    assert doc["models"]["gpt"]["scorers"]["exact_match"] == {
+        "kind": "counts",
+        "n": 1,
+        "class_counts": {"correct": 1},
+    }

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import evalkit.scorers as scorers_pkg
 from evalkit.errors import ConfigError
 from evalkit.scorers import build_scorer, registered
-from evalkit.scorers.summaries import extra_metrics
+from evalkit.scorers.metrics import extra_metrics, top_confusions
 from evalkit.scorers.text import LabelSet, Normalizer, parse_number, strip_surrounding
 from evalkit.types import Sample, Score
 
@@ -269,7 +269,22 @@ def test_label_search_never_crashes(text: str) -> None:
 # --- summaries ---------------------------------------------------------------------------------
 
 
+def test_classification_meta() -> None:
+    fn = build_scorer("exact_match", {"labels": ["cat", "dog", "hot_dog"]})
+    assert fn("It is a Dog.", sample("cat")).meta == {"predicted_label": "dog"}
+    assert fn("hot-dog", sample("hot_dog")).meta == {"predicted_label": "hot_dog"}
+    assert fn("cat or dog", sample("cat")).meta == {"mentioned_labels": ["cat", "dog"], "n_mentioned": 2}
+    assert fn("fish", sample("cat")).meta == {}
+    assert build_scorer("exact_match")("Paris", sample("Paris")).meta == {}
+
+
 def test_classification_summary() -> None:
+    """Hand-computed on three labels (rows: expected -> output):
+
+    cat->cat, cat->dog, dog->dog, dog->dog, bird->fish (invalid), bird->"cat or dog" (ambiguous).
+    dog: precision 2/3 (3 predicted, 2 right), recall 2/2, F1 0.8; cat: precision 1/1, recall
+    1/2, F1 2/3; bird: never predicted, recall 0, F1 0. macro-F1 = (0.8 + 2/3 + 0) / 3.
+    """
     fn = build_scorer("exact_match", {"labels": ["cat", "dog", "bird"]})
     rows = [
         ("cat", "cat"),
@@ -281,8 +296,15 @@ def test_classification_summary() -> None:
     ]
     pairs = [(exp, fn(out, sample(exp))) for exp, out in rows]
     m = extra_metrics("exact_match", {"labels": ["cat", "dog", "bird"]}, iter(pairs))
-    assert m["n"] == 6
-    assert m["class_counts"] == {"correct": 3, "wrong": 1, "invalid_label": 1, "ambiguous_label": 1}
+    assert m["kind"] == "classification" and m["n"] == 6 and m["n_classes"] == 3
+    assert m["class_counts"] == {
+        "correct": 3,
+        "wrong": 1,
+        "invalid_label": 1,
+        "ambiguous_label": 1,
+        "no_answer": 0,
+        "empty": 0,
+    }
     assert m["confusion"] == {"bird": {"(invalid)": 2}, "cat": {"cat": 1, "dog": 1}, "dog": {"dog": 2}}
     assert m["per_class"]["dog"] == {"precision": 2 / 3, "recall": 1.0, "f1": 0.8, "support": 2}
     assert m["per_class"]["cat"]["precision"] == 1.0 and m["per_class"]["cat"]["recall"] == 0.5
@@ -290,8 +312,35 @@ def test_classification_summary() -> None:
     assert m["macro_f1"] == pytest.approx((0.8 + 2 / 3 + 0.0) / 3)
     assert m["invalid_label_share"] == pytest.approx(2 / 6)
     assert m["accuracy"] == 0.5
+    assert top_confusions(m["confusion"]) == [("bird", "(invalid)", 2), ("cat", "dog", 1)]
+
+
+def test_classification_summary_reads_old_ledger_lines_without_meta() -> None:
+    pairs = [
+        ("cat", Score(1.0, "cat", "read label 'cat'", "correct")),
+        ("cat", Score(0.0, "dog", "read label 'dog'", "wrong")),
+        ("dog", Score(0.0, "x", "scorer raised", "scorer_error")),
+    ]
+    m = extra_metrics("exact_match", {"labels": ["cat", "dog"]}, pairs)
+    assert m["confusion"] == {"cat": {"cat": 1, "dog": 1}} and m["unscored"] == 1
+    assert m["class_counts"]["scorer_error"] == 1
 
 
 def test_summary_without_labels_is_class_counts() -> None:
     pairs = [("a", Score(1.0, "a", "", "correct")), ("b", Score(0.0, "c", "", "wrong"))]
-    assert extra_metrics("exact_match", {}, pairs) == {"n": 2, "class_counts": {"correct": 1, "wrong": 1}}
+    assert extra_metrics("exact_match", {}, pairs) == {
+        "kind": "counts",
+        "n": 2,
+        "class_counts": {"correct": 1, "wrong": 1},
+    }
+
+
+def test_score_meta_round_trips_and_old_lines_load() -> None:
+    s = Score(0.0, "dog", "why", "wrong", {"predicted_label": "dog"})
+    assert s.to_dict()["meta"] == {"predicted_label": "dog"}
+    assert Score.from_dict(json.loads(json.dumps(s.to_dict()))) == s
+    plain = Score(1.0, "a", "why", "correct")
+    assert "meta" not in plain.to_dict()  # empty meta is left out of the ledger line
+    old = {"value": 1.0, "answer": "a", "explanation": "why", "label": "correct"}
+    assert Score.from_dict(old) == plain and Score.from_dict(old).meta == {}
+    assert Score.from_dict({**old, "meta": None}).meta == {}

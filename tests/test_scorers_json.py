@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from evalkit.errors import ConfigError
 from evalkit.scorers import build_scorer
-from evalkit.scorers.json_valid import LENIENT_MARK, is_rfc3339_date_time, read_json
-from evalkit.scorers.summaries import extra_metrics
+from evalkit.scorers.json_valid import is_rfc3339_date_time, read_json
+from evalkit.scorers.metrics import extra_metrics, structured_output_check
 from evalkit.types import Sample
 
 DATA = Path("/work/shared/data")
@@ -108,10 +108,65 @@ def test_explanations_say_where() -> None:
     s = fn('text first\n```json\n{"a": 1,,}\n```', sample())
     assert s.label == "parse_error" and "line 3 column 9" in s.explanation
     s = build_scorer("json_valid", {"compare": "fields"})('{"name": "Al", "age": 31}', sample(EXPECTED))
-    assert 'mismatched fields: ["name", "age"]' in s.explanation and "/name: expected" in s.explanation
+    assert "mismatched: name, age" in s.explanation and "/name: expected" in s.explanation
     lenient = fn('```json\n{"name": "A", "age": 1}\n```', sample())
-    assert lenient.explanation.startswith(LENIENT_MARK) and "code fence" in lenient.explanation
+    assert lenient.explanation.startswith("lenient parse") and "code fence" in lenient.explanation
     assert fn('{"name": "A", "age": 1}', sample()).answer == '{"name": "A", "age": 1}'
+
+
+# (args, output, expected, meta) -- the facts summaries count, never parsed from the explanation
+META_CASES: list[tuple[dict[str, Any], str, Any, dict[str, Any]]] = [
+    ({}, "", None, {}),
+    ({}, "{'a': 1}", None, {}),
+    ({}, '{"name": "Alice", "age": 30}', None, {"lenient": False, "compare": "none"}),
+    ({"schema": SCHEMA}, '{"name": "Alice"}', None, {"lenient": False}),
+    (
+        {"schema": SCHEMA},
+        '```json\n{"name": "Alice"}\n```',
+        None,
+        {"lenient": True, "json_from": "a code fence"},
+    ),
+    (
+        {},
+        'Sure: {"name": "Alice", "age": 30}',
+        EXPECTED,
+        {"lenient": True, "json_from": "surrounding text", "compare": "exact"},
+    ),
+    (
+        {"compare": "fields"},
+        '{"name": "Alice", "age": 31, "x": 0}',
+        EXPECTED,
+        {
+            "lenient": False,
+            "compare": "fields",
+            "fields_total": 3,
+            "fields_matched": 1,
+            "matched": ["name"],
+            "mismatched": ["age", "x"],
+        },
+    ),
+    (
+        {"compare": "fields"},
+        '{"name": "Alice", "age": 30}',
+        EXPECTED,
+        {
+            "lenient": False,
+            "compare": "fields",
+            "fields_total": 2,
+            "fields_matched": 2,
+            "matched": ["name", "age"],
+            "mismatched": [],
+        },
+    ),
+    ({"schema_field": "schema"}, "{}", None, {}),  # bad_schema: the row has no schema
+]
+
+
+@pytest.mark.parametrize(("args", "output", "expected", "meta"), META_CASES)
+def test_meta(args: dict[str, Any], output: str, expected: Any, meta: dict[str, Any]) -> None:
+    score = build_scorer("json_valid", args)(output, sample(expected))
+    assert score.meta == meta, score.explanation
+    json.dumps(score.meta)  # small and serialisable
 
 
 @pytest.mark.parametrize(
@@ -350,23 +405,67 @@ def test_scorer_never_raises(output: str, expected: Any, args: dict[str, Any]) -
 def test_json_summary() -> None:
     fn = build_scorer("json_valid", {"compare": "fields"})
     outputs = [
-        '{"name": "Alice", "age": 30}',
-        '```json\n{"name": "Alice", "age": 30}\n```',
-        '```json\n{"name": "Bob", "age": 30}\n```',
-        '{"name": "Alice", "age": 1}',
-        "nope",
-        "{",
+        '{"name": "Alice", "age": 30}',  # correct, strict
+        '```json\n{"name": "Alice", "age": 30}\n```',  # lenient_only
+        '```json\n{"name": "Bob", "age": 30}\n```',  # value_mismatch, lenient
+        '{"name": "Alice", "age": 1}',  # value_mismatch, strict
+        "nope",  # no_json
+        "{",  # parse_error
     ]
     pairs = [(EXPECTED, fn(o, sample(EXPECTED))) for o in outputs]
     m = extra_metrics("json_valid", {"compare": "fields"}, pairs)
+    assert m["kind"] == "json" and m["n"] == 6 and m["judged"] == 6
     assert m["class_counts"] == {
         "correct": 1,
         "lenient_only": 1,
         "value_mismatch": 2,
-        "no_json": 1,
+        "schema_violation": 0,
         "parse_error": 1,
+        "no_json": 1,
+        "bad_schema": 0,
     }
+    # strict: rows 1 and 4 (whole output is JSON, valid); lenient adds rows 2 and 3
     assert m["strict_valid_rate"] == pytest.approx(2 / 6)
     assert m["lenient_valid_rate"] == pytest.approx(4 / 6)
+    assert m["parse"] == {"strict": 2, "lenient": 2, "failed": 2}
+    assert m["lenient_from"] == {"a code fence": 2}
     assert m["per_field"] == {"age": 0.75, "name": 0.75}
+    assert m["per_field_rows"] == {"age": 4, "name": 4}
     assert m["correct_rate"] == pytest.approx(1 / 6)
+
+
+def test_json_summary_with_schema_and_bad_schema_rows() -> None:
+    schema = {"type": "object", "required": ["a"]}
+    fn = build_scorer("json_valid", {"schema_field": "schema"})
+    rows = [
+        ('{"a": 1}', {"schema": schema}),  # correct
+        ('{"b": 1}', {"schema": schema}),  # schema_violation, strict
+        ('```json\n{"b": 1}\n```', {"schema": schema}),  # schema_violation, lenient
+        ('{"a": 1}', {}),  # bad_schema: not judged
+    ]
+    pairs = [(None, fn(o, Sample(id="s", input="q", expected=None, fields=f))) for o, f in rows]
+    m = extra_metrics("json_valid", {"schema_field": "schema"}, pairs)
+    assert (m["n"], m["judged"], m["bad_schema"]) == (4, 3, 1)
+    assert m["strict_valid_rate"] == pytest.approx(1 / 3) and m["lenient_valid_rate"] == pytest.approx(1 / 3)
+    assert m["schema_violations_strict"] == 1 and m["parse"] == {"strict": 2, "lenient": 1, "failed": 0}
+    assert "per_field" not in m
+
+
+@pytest.mark.parametrize(
+    ("params", "text", "requested"),
+    [
+        ({"temperature": 0}, "unconstrained (no response_format)", False),
+        ({"response_format": {"type": "json_object"}}, "not honoured on 2 of 3 rows", True),
+        ({"response_format": {"type": "json_schema"}}, "not honoured on 3 of 3 rows", True),
+    ],
+)
+def test_structured_output_check(params: dict[str, Any], text: str, requested: bool) -> None:
+    # 3 judged rows: 1 strict JSON that breaks the schema, 1 from a code fence, 1 that did not parse
+    metrics = {"judged": 3, "parse": {"strict": 1, "lenient": 1, "failed": 1}, "schema_violations_strict": 1}
+    got = structured_output_check(params, metrics)
+    assert got["requested"] is requested and got["text"].startswith(text)
+    honoured = structured_output_check(
+        {"response_format": {"type": "json_object"}},
+        {"judged": 5, "parse": {"strict": 5, "lenient": 0, "failed": 0}, "schema_violations_strict": 2},
+    )
+    assert honoured["text"] == "honoured on every row" and honoured["not_honoured"] == 0

@@ -20,6 +20,9 @@ cost_known_rows     rows whose cost is known (compare with n)
 latency_p50_s       median latency of answered requests, seconds
 latency_p95_s       95th percentile latency, seconds
 status              ``ok``, or ``skipped: <reason>`` / ``stopped: <reason>``
+response_format     structured output requested for the model: the ``response_format`` type
+                    (``json_schema``, ``json_object``...; ``requested`` when it has none);
+                    empty when not requested
 ==================  =========================================================================
 
 ``gaps.csv`` — one row per scorer x slice x open model, the best closed model minus it:
@@ -50,6 +53,7 @@ from typing import Any
 
 import pandas as pd
 
+from evalkit.scorers.metrics import response_format_of
 from evalkit.summary import ModelSummary, RunSummary
 
 __all__ = [
@@ -81,6 +85,7 @@ SUMMARY_COLUMNS = [
     "latency_p50_s",
     "latency_p95_s",
     "status",
+    "response_format",
 ]
 GAPS_COLUMNS = [
     "scorer",
@@ -137,6 +142,8 @@ def _round(x: float | None, digits: int = 6) -> float | None:
 
 def _summary_rows(summary: RunSummary, m: ModelSummary) -> list[dict[str, Any]]:
     u = m.usage
+    requested, rf_type = response_format_of(m.info.params)
+    rf = (rf_type or "requested") if requested else ""
     rows = []
     for scorer, s in m.scores.items():
         rows.append(
@@ -159,6 +166,7 @@ def _summary_rows(summary: RunSummary, m: ModelSummary) -> list[dict[str, Any]]:
                 "latency_p50_s": _round(u.latency_p50_s, 4),
                 "latency_p95_s": _round(u.latency_p95_s, 4),
                 "status": m.info.status_text,
+                "response_format": rf,
             }
         )
     return rows

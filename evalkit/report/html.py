@@ -18,6 +18,7 @@ import jinja2
 
 from evalkit.gate import GateOutcome, Overall, format_gate, gate_exit_code
 from evalkit.report.examples import Example
+from evalkit.report.scorer_views import scorer_sections, structured_output_lines
 from evalkit.summary import ALL, GapSummary, ModelSummary, RunSummary, UsageStat
 
 __all__ = [
@@ -203,6 +204,8 @@ def render_html(
             example_models=model_names,
             example_limit=example_limit,
             max_gap=max_gap,
+            sections=scorer_sections(summary),
+            structured=structured_output_lines(summary),
         )
     )
 

@@ -11,6 +11,10 @@ Classes (``Score.label``):
 
 ``answer`` is what was read: the label from the set, or the extracted text (the raw text, before
 normalisation). ``value`` is 1.0 for ``correct`` and 0.0 otherwise.
+
+``Score.meta`` (with ``labels`` only): ``predicted_label`` (the label read, as spelled in the
+label set) on ``correct`` and ``wrong`` rows; ``mentioned_labels`` (the first five) and
+``n_mentioned`` on ``ambiguous_label`` rows. Summaries build the confusion matrix from it.
 """
 
 from __future__ import annotations
@@ -205,6 +209,7 @@ def _score_label(label_set: LabelSet, raw: str, expected: list[Any]) -> Score:
                 clip(raw, 200),
                 f"ambiguous: the output names {len(mentioned)} labels ({names})",
                 "ambiguous_label",
+                {"mentioned_labels": list(mentioned[:5]), "n_mentioned": len(mentioned)},
             )
         if not mentioned:
             return Score(
@@ -215,13 +220,16 @@ def _score_label(label_set: LabelSet, raw: str, expected: list[Any]) -> Score:
             )
         label = mentioned[0]
         how = "found in the output"
+    meta = {"predicted_label": label}
     if not expected:
-        return Score(0.0, label, f"read label {label!r} ({how}); the sample has no expected answer", "wrong")
+        return Score(
+            0.0, label, f"read label {label!r} ({how}); the sample has no expected answer", "wrong", meta
+        )
     keys = [label_set.key(str(e)) for e in expected]
     if label_set.key(label) in keys:
-        return Score(1.0, label, f"read label {label!r} ({how}), as expected", "correct")
+        return Score(1.0, label, f"read label {label!r} ({how}), as expected", "correct", meta)
     shown = expected[0] if len(expected) == 1 else expected
     note = (
         "" if any(str(e) in label_set for e in expected) else " (the expected answer is not in the label set)"
     )
-    return Score(0.0, label, f"read label {label!r} ({how}), expected {_show(shown)}{note}", "wrong")
+    return Score(0.0, label, f"read label {label!r} ({how}), expected {_show(shown)}{note}", "wrong", meta)

@@ -1,0 +1,50 @@
+"""``scorer_metrics.json``: the scorer-specific metrics of a run, for scripts (format in docs/run-folder.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from evalkit.scorers.metrics import response_format_of
+from evalkit.summary import RunSummary
+
+__all__ = ["FORMAT", "scorer_metrics_document", "write_scorer_metrics"]
+
+FORMAT = 1
+
+
+def scorer_metrics_document(summary: RunSummary, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The file's content: run identity, the scorers, and per model its metrics by scorer key."""
+    models: dict[str, Any] = {}
+    for ms in summary.models:
+        requested, rf_type = response_format_of(ms.info.params)
+        models[ms.name] = {
+            "group": ms.group,
+            "status": ms.info.status,
+            "structured_output": {"requested": requested, "response_format_type": rf_type},
+            "scorers": summary.scorer_metrics.get(ms.name, {}),
+        }
+    return {
+        "format": FORMAT,
+        "run_id": summary.run_id,
+        "suite": summary.suite,
+        "suite_version": summary.suite_version,
+        "scope": "whole run per model x scorer; answered cells with a verdict (failed requests are not counted)",
+        "scorers": [
+            {"key": s.get("key") or s.get("name"), "name": s.get("name"), "args": s.get("args") or {}}
+            for s in manifest.get("scorers") or []
+        ],
+        "models": models,
+    }
+
+
+def write_scorer_metrics(summary: RunSummary, manifest: Mapping[str, Any], path: str | Path) -> Path:
+    path = Path(path)
+    text = json.dumps(scorer_metrics_document(summary, manifest), ensure_ascii=False, indent=2) + "\n"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
