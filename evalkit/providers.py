@@ -182,11 +182,11 @@ def _to_completion(
     message = getattr(choice, "message", None)
     text = getattr(message, "content", None)
     finish = getattr(choice, "finish_reason", None)
-    usage = getattr(response, "usage", None)
-    in_tok = getattr(usage, "prompt_tokens", None) if usage is not None else None
-    out_tok = getattr(usage, "completion_tokens", None) if usage is not None else None
+    in_tok, out_tok = _usage(response)
     if pricing is not None:
         cost = pricing.cost(in_tok, out_tok)
+    elif in_tok is None:
+        cost = None  # no usage reported: LiteLLM would price its made-up zeros as $0
     else:
         try:
             cost = float(litellm.completion_cost(completion_response=response))
@@ -214,13 +214,42 @@ def _to_completion(
     )
 
 
+def _usage(response: Any) -> tuple[int | None, int | None]:
+    """(input, output) tokens, or (None, None) when the provider sent no usage.
+
+    LiteLLM fills a missing ``usage`` with zeros for OpenAI-compatible servers; no real prompt
+    has zero tokens, so an all-zero usage is taken as *unknown*, never as free.
+    """
+    usage = getattr(response, "usage", None)
+    if usage is None:
+        return None, None
+    in_tok = getattr(usage, "prompt_tokens", None)
+    out_tok = getattr(usage, "completion_tokens", None)
+    if not in_tok and not out_tok:
+        return None, None
+    return in_tok, out_tok
+
+
+_BAD_BODY = (
+    "Empty or invalid response",
+    "Unable to get json response",
+    "Invalid response object",
+    "KeyError",
+    "'usage'",
+    "'choices'",
+    "'content'",
+)
+
+
 def classify(exc: BaseException) -> tuple[ErrorInfo, float | None]:
     """Map a LiteLLM/SDK exception to an :class:`ErrorInfo` and the server's Retry-After (seconds), if any."""
     status = getattr(exc, "status_code", None)
     status = status if isinstance(status, int) else None
     name = type(exc).__name__
     message = redact(f"{name}: {getattr(exc, 'message', None) or exc}")[:2000]
-    if name == "ContextWindowExceededError":
+    if name in ("APIConnectionError", "InternalServerError") and any(b in message for b in _BAD_BODY):
+        kind, status = ErrorKind.BAD_RESPONSE, None  # a 200 whose body is not a completion: not retried
+    elif name == "ContextWindowExceededError":
         kind = ErrorKind.CONTEXT_WINDOW
     elif name == "ContentPolicyViolationError":
         kind = ErrorKind.CONTENT_FILTER
