@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="check a suite, its data and its prompt without calling any model")
     val.add_argument("suite")
 
+    doc = sub.add_parser(
+        "doctor", help="check that every model of a suite can be reached (no completion is sent)"
+    )
+    doc.add_argument("suite")
+
     rep = sub.add_parser("report", help="regenerate a run's report files from its folder alone")
     rep.add_argument("run_dir", type=Path)
 
@@ -108,6 +113,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run(args)
     if cmd == "validate":
         return _validate(args.suite)
+    if cmd == "doctor":
+        return _doctor(args.suite)
     if cmd == "report":
         from evalkit.report import write_report
 
@@ -173,6 +180,17 @@ def _run(args: argparse.Namespace) -> int:
     if outcome.exit_code == ExitCode.OK and args.gate:
         return _gate(outcome.run_dir)
     return int(outcome.exit_code)
+
+
+def _doctor(suite_arg: str) -> int:
+    from evalkit.doctor import check_model
+    from evalkit.suite import load_suite
+
+    loaded = load_suite(suite_arg)
+    checks = [check_model(m) for m in loaded.suite.models]
+    for c in checks:
+        print(f"{'ok  ' if c.ok else 'FAIL'}  {c.model}: {c.detail}")
+    return int(ExitCode.OK if all(c.ok for c in checks) else ExitCode.INFRASTRUCTURE)
 
 
 def _validate(suite_arg: str) -> int:

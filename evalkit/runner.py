@@ -208,6 +208,12 @@ class Runner:
     # --- execution ---------------------------------------------------------------------------
 
     def execute(self, resume_dir: Path | None = None) -> RunOutcome:
+        from evalkit.doctor import unreachable_endpoints
+
+        failed = unreachable_endpoints([p.config for p in self.plans if p.status == "ok"])
+        if failed:
+            names = "; ".join(f"{c.model}: {c.detail}" for c in failed)
+            raise InfrastructureError(f"{names} — start the server or fix api_base (nothing was sent)")
         run_dir, manifest, done = self._prepare_dir(resume_dir)
         for p in self.plans:
             if p.status == "skipped":
@@ -366,10 +372,7 @@ class Runner:
 
     def _pending(self, plan: ModelPlan, done: set[tuple[str, str, int]]) -> Iterator[tuple[Sample, int]]:
         return (
-            (s, e)
-            for e in range(self.suite.epochs)
-            for s in self.samples
-            if (s.id, plan.name, e) not in done
+            (s, e) for e in range(self.suite.epochs) for s in self.samples if (s.id, plan.name, e) not in done
         )
 
     def _request(self, plan: ModelPlan, sample: Sample, epoch: int) -> Request:

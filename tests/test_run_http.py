@@ -292,3 +292,30 @@ def test_bad_input_is_one_line_and_exit_2(suite_path, server, mutate, message):
     assert len(lines) == 1, proc.stderr
     assert message in lines[0] and "Traceback" not in proc.stderr
     assert server.stats.total == 0  # nothing was sent
+
+
+def test_unreachable_endpoint_fails_fast_naming_it(make_suite, results_dir, capsys):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    path = make_suite(
+        models=[
+            {"name": "dead", "model": "openai/x", "group": "open", "api_base": f"http://127.0.0.1:{port}/v1"}
+        ]
+    )
+    t0 = time.monotonic()
+    assert main(["run", str(path), "--no-progress"]) == 3
+    err = capsys.readouterr().err
+    assert f"dead: http://127.0.0.1:{port}/v1: cannot connect to 127.0.0.1:{port} (connection refused)" in err
+    assert time.monotonic() - t0 < 10
+    assert not list(results_dir.glob("*/*"))  # no run folder: nothing was started
+    assert main(["doctor", str(path)]) == 3
+    assert "FAIL  dead" in capsys.readouterr().out
+
+
+def test_doctor_reports_each_model(suite_path, capsys):
+    assert main(["doctor", str(suite_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("ok  ") == 3 and "accepts connections" in out

@@ -1,0 +1,78 @@
+"""Preflight: can every model of a suite be reached, before the first request is paid for?
+
+``evalkit doctor SUITE`` prints one line per model; ``evalkit run`` runs the same checks first
+and stops (exit 3) when an endpoint it was given cannot be reached, naming the endpoint, instead
+of discovering it one timeout per sample later. Checks are cheap and send no completion:
+
+* a model with its own ``api_base``: a TCP connection to its host and port;
+* a hosted model: its credentials are present (LiteLLM's ``validate_environment``);
+* an embedded ``local/`` model: its runtime and weights are installed.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from evalkit.suite import ModelConfig
+
+CONNECT_TIMEOUT_S = 3.0
+
+
+@dataclass(frozen=True)
+class Check:
+    model: str
+    ok: bool
+    detail: str
+
+
+def check_endpoint(api_base: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> str | None:
+    """None when ``api_base`` accepts a TCP connection, else why not (one line)."""
+    parts = urlsplit(api_base)
+    host = parts.hostname
+    if not host or parts.scheme not in ("http", "https"):
+        return f"'{api_base}' is not an http(s) URL"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return None
+    except TimeoutError:
+        return f"no answer from {host}:{port} within {timeout_s:.0f}s"
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        return f"cannot connect to {host}:{port} ({reason.lower()})"
+
+
+def check_model(m: ModelConfig) -> Check:
+    from evalkit.providers_list import LOCAL_PROVIDER
+
+    if m.model.startswith(LOCAL_PROVIDER + "/"):
+        from evalkit.errors import InfrastructureError
+        from evalkit.local import get_local_spec, resolve_model_path
+
+        try:
+            path = resolve_model_path(get_local_spec(m.model.split("/", 1)[1]))
+        except InfrastructureError as exc:
+            return Check(m.name, False, exc.message)
+        return Check(m.name, True, f"embedded model installed ({path.name})")
+    if m.api_base:
+        problem = check_endpoint(m.api_base)
+        return Check(m.name, problem is None, problem or f"{m.api_base} accepts connections")
+    from evalkit.providers import missing_credentials
+
+    reason = missing_credentials(m.model, api_base=None, api_key_env=m.api_key_env)
+    return Check(m.name, reason is None, reason or "credentials present")
+
+
+def unreachable_endpoints(models: list[ModelConfig]) -> list[Check]:
+    """The models whose own ``api_base`` cannot be reached (what stops ``evalkit run`` early)."""
+    from evalkit.providers_list import LOCAL_PROVIDER
+
+    failed = []
+    for m in models:
+        if m.api_base and not m.model.startswith(LOCAL_PROVIDER + "/"):
+            problem = check_endpoint(m.api_base)
+            if problem:
+                failed.append(Check(m.name, False, f"{m.api_base}: {problem}"))
+    return failed
