@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from evalkit.limiter import AdaptiveLimiter
 from evalkit.redact import redact
 from evalkit.types import Completion, ErrorInfo, ErrorKind, Request
 
@@ -114,6 +115,7 @@ async def complete(
     pricing: Pricing | None = None,
     call_model: str | None = None,
     call_base: str | None = None,
+    limiter: AdaptiveLimiter | None = None,
 ) -> Completion:
     """Send ``request`` (retrying per ``policy``) and return what came back, errors included.
 
@@ -126,6 +128,11 @@ async def complete(
     attempt = 0
     while True:
         attempt += 1
+        if limiter is not None:
+            await limiter.acquire()
+        throttled = False
+        error: ErrorInfo | None = None
+        retry_after: float | None = None
         t0 = time.monotonic()
         try:
             response = await litellm.acompletion(
@@ -142,6 +149,11 @@ async def complete(
             raise
         except Exception as exc:
             error, retry_after = classify(exc)
+            throttled = error.kind == ErrorKind.RATE_LIMIT
+        finally:
+            if limiter is not None:
+                limiter.release(throttled=throttled)
+        if error is not None:
             elapsed = time.monotonic() - started
             if is_retryable(error):
                 wait = retry_after if retry_after is not None else _backoff(attempt, policy)

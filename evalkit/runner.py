@@ -29,6 +29,7 @@ from evalkit.cache import ResponseCache, request_key
 from evalkit.dataset import Dataset, load_dataset
 from evalkit.errors import ConfigError, ExitCode, InfrastructureError, RunDirError
 from evalkit.ledger import LedgerWriter, done_cells, read_manifest
+from evalkit.limiter import AdaptiveLimiter
 from evalkit.progress import RunProgress
 from evalkit.prompt import Renderer
 from evalkit.providers import (
@@ -75,6 +76,7 @@ class ModelPlan:
     """The LiteLLM model string actually called."""
     call_base: str | None = None
     api_key: str | None = None
+    limiter: AdaptiveLimiter | None = None
     status: str = "ok"
     reason: str | None = None
     done: int = 0
@@ -98,6 +100,13 @@ class ModelPlan:
             "status": self.status,
             "status_reason": self.reason,
             "counts": {"done": self.done, "errors": self.errors, "cached": self.cached},
+            "concurrency_seen": None
+            if self.limiter is None
+            else {
+                "peak": self.limiter.peak,
+                "lowest_limit": self.limiter.lowest,
+                "throttled": self.limiter.throttles,
+            },
         }
 
 
@@ -417,6 +426,7 @@ class Runner:
         progress: RunProgress,
     ) -> None:
         async def run_model(plan: ModelPlan) -> None:
+            plan.limiter = AdaptiveLimiter(plan.concurrency)
             cells = self._pending(plan, done)
 
             async def worker() -> None:
@@ -451,6 +461,7 @@ class Runner:
                 pricing=plan.pricing,
                 call_model=plan.call_model,
                 call_base=plan.call_base,
+                limiter=plan.limiter,
             )
             if completion.error is not None and completion.error.kind == ErrorKind.AUTH:
                 if plan.status == "ok":

@@ -319,3 +319,16 @@ def test_doctor_reports_each_model(suite_path, capsys):
     assert main(["doctor", str(suite_path)]) == 0
     out = capsys.readouterr().out
     assert out.count("ok  ") == 3 and "accepts connections" in out
+
+
+def test_always_429_lowers_concurrency_and_bounds_requests(suite_path, server, results_dir, capsys):
+    server.add_rule(Rule(model="open-llama", status=429, headers={"Retry-After": "0"}))
+    assert main(["run", str(suite_path), "--no-progress", "--models", "open-llama"]) == 3
+    # each sample at most max_attempts (3) requests; the bound held
+    assert server.stats.by_model["open-llama"] <= N * 3
+    assert server.stats.max_in_flight_by_model["open-llama"] <= 3
+    (run_dir,) = _run_dirs(results_dir)
+    model = json.loads((run_dir / "run.json").read_text())["models"][0]
+    assert model["concurrency_seen"]["lowest_limit"] == 1 and model["concurrency_seen"]["throttled"] >= N
+    assert {r["completion"]["error"]["kind"] for r in _ledger(run_dir)} == {"rate_limit"}
+    assert "open-llama (every request failed)" in capsys.readouterr().err

@@ -1,0 +1,60 @@
+"""Adaptive concurrency per model: back off when the provider says 429, creep back when it stops.
+
+Additive increase, multiplicative decrease (as TCP does): a 429 halves the model's allowed
+in-flight requests (at most once per ``cooldown_s``, so one burst of 429s counts once); every
+``limit`` successes in a row raise it by one, up to the suite's ``concurrency``. Only network
+attempts hold a slot: cache hits and back-off sleeps do not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+
+
+class AdaptiveLimiter:
+    def __init__(self, maximum: int, *, minimum: int = 1, cooldown_s: float = 1.0) -> None:
+        self.maximum = maximum
+        self.minimum = min(minimum, maximum)
+        self.limit = maximum
+        self.in_flight = 0
+        self.peak = 0
+        """The most attempts ever in flight at once (never above ``maximum``)."""
+        self.throttles = 0
+        self.lowest = maximum
+        self._successes = 0
+        self._last_cut = -float("inf")
+        self._cooldown = cooldown_s
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self) -> None:
+        while self.in_flight >= self.limit:
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(fut)
+            await fut
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+
+    def release(self, *, throttled: bool) -> None:
+        """Give the slot back (synchronous, so it is safe in ``finally`` during cancellation)."""
+        self.in_flight -= 1
+        now = time.monotonic()
+        if throttled:
+            self.throttles += 1
+            self._successes = 0
+            if now - self._last_cut >= self._cooldown:
+                self.limit = max(self.minimum, self.limit // 2)
+                self.lowest = min(self.lowest, self.limit)
+                self._last_cut = now
+        else:
+            self._successes += 1
+            if self._successes >= self.limit and self.limit < self.maximum:
+                self.limit += 1
+                self._successes = 0
+        free = self.limit - self.in_flight
+        while free > 0 and self._waiters:
+            fut = self._waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                free -= 1
