@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-cache", action="store_true", help="neither read nor write the response cache")
     run.add_argument("--no-progress", action="store_true", help="no progress display")
     run.add_argument(
+        "--max-cost", type=float, metavar="USD", help="stop sending before this spend (overrides the suite)"
+    )
+    run.add_argument(
         "--gate", action="store_true", help="apply the suite's gate after the report (its exit code)"
     )
 
@@ -155,7 +158,13 @@ def _run(args: argparse.Namespace) -> int:
             raise ConfigError(
                 "--resume takes only the run folder: the run continues with the options it started with"
             )
-        outcome = resume(args.resume, use_cache=not args.no_cache, progress=not args.no_progress, echo=_out)
+        outcome = resume(
+            args.resume,
+            use_cache=not args.no_cache,
+            progress=not args.no_progress,
+            max_cost_usd=args.max_cost,
+            echo=_out,
+        )
     else:
         if not args.suite:
             raise ConfigError(
@@ -171,6 +180,7 @@ def _run(args: argparse.Namespace) -> int:
             output_dir=args.output,
             use_cache=not args.no_cache,
             progress=not args.no_progress,
+            max_cost_usd=args.max_cost,
         )
         runner = Runner(loaded, opts, echo=_out)
         for w in runner.dataset.warnings:

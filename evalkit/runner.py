@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from evalkit import __version__
+from evalkit.budget import Budget
 from evalkit.cache import ResponseCache, request_key
 from evalkit.dataset import Dataset, load_dataset
 from evalkit.errors import ConfigError, ExitCode, InfrastructureError, RunDirError
-from evalkit.ledger import LedgerWriter, done_cells, read_manifest
+from evalkit.ledger import LedgerWriter, done_cells, iter_results, read_manifest
 from evalkit.limiter import AdaptiveLimiter
 from evalkit.progress import RunProgress
 from evalkit.prompt import Renderer
@@ -57,6 +58,8 @@ class RunOptions:
     output_dir: Path = Path("results")
     use_cache: bool = True
     progress: bool = True
+    max_cost_usd: float | None = None
+    """Overrides the suite's ``max_cost_usd`` (not part of the suite's hash, so a resume may raise it)."""
 
 
 @dataclass
@@ -243,6 +246,15 @@ class Runner:
                 "no model could run: every model was skipped (see the lines above)",
             )
         cache = ResponseCache.default() if self.options.use_cache else None
+        self.budget = Budget(self.options.max_cost_usd or self.suite.max_cost_usd)
+        if resume_dir is not None and self.budget.cap_usd is not None:
+            self.budget.spent_usd = sum(
+                r.completion.cost_usd or 0.0 for r in iter_results(run_dir) if not r.completion.cached
+            )
+        if self.budget.cap_usd is not None:
+            for p in runnable:
+                if p.pricing is None and not p.config.model.startswith(LOCAL_PROVIDER + "/"):
+                    self.echo(f"note: max_cost_usd counts {p.name} only where LiteLLM knows its price")
         to_send = {p.name: self._to_send(p, done, cache) for p in runnable}
         self.echo(
             f"run {run_dir}: {len(runnable)} model(s) x {len(self.samples)} samples x {epochs} epoch(s); "
@@ -279,11 +291,14 @@ class Runner:
             from evalkit.local import stop_local_models
 
             stop_local_models()
+        if status == "finished" and self.budget.exhausted:
+            status = "budget_exhausted"
         manifest.update(
             status=status,
             finished_at=_now_iso(),
             models=[p.manifest() for p in self.plans],
             counts=self._counts(planned),
+            budget=self.budget.manifest(),
         )
         write_manifest(run_dir, manifest)
         if status == "interrupted":
@@ -307,6 +322,16 @@ class Runner:
 
     def _outcome(self, run_dir: Path, planned: int) -> RunOutcome:
         counts = self._counts(planned)
+        if self.budget.exhausted:
+            return RunOutcome(
+                run_dir,
+                ExitCode.INFRASTRUCTURE,
+                f"budget reached: ${self.budget.spent_usd:.4f} of ${self.budget.cap_usd:.4f} spent, "
+                f"{planned - counts['done']} request(s) not sent; report written. Continue with: "
+                f"evalkit run --resume {run_dir} --max-cost <higher cap>",
+                warnings=self.dataset.warnings,
+                **counts,
+            )
         failed = [p for p in self.plans if p.status == "ok" and p.done and p.errors == p.done]
         stopped = [p for p in self.plans if p.status == "stopped"]
         if failed or stopped:
@@ -431,7 +456,7 @@ class Runner:
 
             async def worker() -> None:
                 for sample, epoch in cells:  # shared iterator: each cell is taken by exactly one worker
-                    if plan.status != "ok":
+                    if plan.status != "ok" or self.budget.exhausted:
                         return
                     result = await self._one(plan, sample, epoch, cache)
                     if result is None:
@@ -454,6 +479,9 @@ class Runner:
         key = request_key(request)
         completion = cache.get(key) if cache is not None else None
         if completion is None:
+            reserved = self.budget.allow(plan.name)
+            if reserved is None:
+                return None  # over budget: not sent, not written; the worker stops
             completion = await complete(
                 request,
                 policy=plan.policy,
@@ -463,6 +491,7 @@ class Runner:
                 call_base=plan.call_base,
                 limiter=plan.limiter,
             )
+            self.budget.settle(plan.name, reserved, completion.cost_usd)
             if completion.error is not None and completion.error.kind == ErrorKind.AUTH:
                 if plan.status == "ok":
                     env = plan.config.api_key_env or _key_var(plan.config.model)
@@ -550,6 +579,7 @@ def resume(
     output_dir: Path | None = None,
     use_cache: bool = True,
     progress: bool = True,
+    max_cost_usd: float | None = None,
     echo: Echo = print,
 ) -> RunOutcome:
     """Continue an interrupted run with the options it was started with."""
@@ -565,6 +595,7 @@ def resume(
             output_dir=output_dir or run_dir.parent.parent,
             use_cache=use_cache,
             progress=progress,
+            max_cost_usd=max_cost_usd,
         ),
         echo=echo,
     )

@@ -157,6 +157,9 @@ class Suite(_Strict):
     models: list[ModelConfig] = Field(min_length=1)
     scorers: list[ScorerConfig] = Field(min_length=1)
     epochs: int = Field(default=1, ge=1, le=100)
+    max_cost_usd: float | None = Field(
+        default=None, gt=0, description="Stop sending before this run's spend would cross this cap (USD)."
+    )
     errors: Literal["count_as_wrong", "exclude"] = Field(
         default="count_as_wrong",
         description="How failed requests count: as wrong answers (a migration must count a model that times out) "

@@ -332,3 +332,36 @@ def test_always_429_lowers_concurrency_and_bounds_requests(suite_path, server, r
     assert model["concurrency_seen"]["lowest_limit"] == 1 and model["concurrency_seen"]["throttled"] >= N
     assert {r["completion"]["error"]["kind"] for r in _ledger(run_dir)} == {"rate_limit"}
     assert "open-llama (every request failed)" in capsys.readouterr().err
+
+
+def test_budget_stops_dispatch_before_the_cap_and_resume_can_raise_it(
+    make_suite, server, results_dir, capsys, monkeypatch
+):
+    monkeypatch.setenv("TEST_KEY", "test-key")
+    rows = [{"id": f"s{i}", "input": f"question {i}", "expected": "no"} for i in range(N)]
+    # "Answer yes or no." + "question i" = 6 prompt words -> $0.012 per request at $2,000/Mtok
+    path = make_suite(
+        rows,
+        max_cost_usd=0.1,
+        models=[
+            {
+                "name": "pricey",
+                "model": "openai/pricey",
+                "group": "closed",
+                "api_base": server.openai_base,
+                "api_key_env": "TEST_KEY",
+                "concurrency": 2,
+                "price": {"input_per_mtok": 2000, "output_per_mtok": 0},
+            }
+        ],
+    )
+    assert main(["run", str(path), "--no-progress"]) == 3
+    assert "budget reached" in capsys.readouterr().err
+    (run_dir,) = _run_dirs(results_dir)
+    manifest = json.loads((run_dir / "run.json").read_text())
+    assert manifest["status"] == "budget_exhausted"
+    spent = sum(r["completion"]["cost_usd"] for r in _ledger(run_dir))
+    assert spent <= 0.1 + 1e-9 and manifest["budget"]["spent_usd"] == pytest.approx(spent)
+    assert 5 <= server.stats.total < N
+    assert main(["run", "--resume", str(run_dir), "--no-progress", "--max-cost", "10"]) == 0
+    assert len(_ledger(run_dir)) == N
