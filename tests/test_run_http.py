@@ -365,3 +365,32 @@ def test_budget_stops_dispatch_before_the_cap_and_resume_can_raise_it(
     assert 5 <= server.stats.total < N
     assert main(["run", "--resume", str(run_dir), "--no-progress", "--max-cost", "10"]) == 0
     assert len(_ledger(run_dir)) == N
+
+
+def test_ctrl_c_saves_what_is_done_and_prints_how_to_resume(suite_path, server, results_dir):
+    server.latency = 0.1
+    env = {**os.environ, "EVALKIT_RESULTS_DIR": str(results_dir)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "evalkit", "run", str(suite_path), "--no-cache"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        dirs = _run_dirs(results_dir)
+        if dirs and (dirs[0] / "samples.jsonl").exists() and len(_ledger(dirs[0])) >= 10:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    (run_dir,) = _run_dirs(results_dir)
+    assert f"Resume with: evalkit run --resume {run_dir}" in err
+    assert "Traceback" not in err
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "interrupted"
+    done = len(_ledger(run_dir))
+    assert 10 <= done < 3 * N
+    assert main(["run", "--resume", str(run_dir), "--no-progress", "--no-cache"]) == 0
+    assert len(_ledger(run_dir)) == 3 * N
