@@ -148,7 +148,10 @@ class GateConfig(_Strict):
 
 
 class Suite(_Strict):
-    name: str
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+        description="The task's name; results go to results/<name>/ (letters, digits, . _ -).",
+    )
     version: str = "1"
     description: str = ""
     dataset: DatasetConfig

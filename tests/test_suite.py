@@ -50,6 +50,7 @@ BAD_SUITES = [
         "duplicate name 'a'",
     ),
     ({"epochs": 0}, "epochs: Input should be greater than or equal to 1"),
+    ({"name": "../../etc"}, "name: String should match pattern"),
 ]
 
 
