@@ -33,6 +33,7 @@ class RunProgress:
         self.done = dict.fromkeys(self.totals, 0)
         self.errors = dict.fromkeys(self.totals, 0)
         self.spent = dict.fromkeys(self.totals, 0.0)
+        self.priced = dict.fromkeys(self.totals, False)
         self.started = time.monotonic()
         self.first_done = dict.fromkeys(self.totals, 0)
         self._next_report = {m: 0.1 for m in self.totals}
@@ -50,7 +51,7 @@ class RunProgress:
             refresh_per_second=4,
         )
         self._tasks: dict[str, TaskID] = {
-            m: self._progress.add_task(m, total=n, errors=0, spent="$0.00") for m, n in models
+            m: self._progress.add_task(m, total=n, errors=0, spent="unknown") for m, n in models
         }
 
     def __enter__(self) -> RunProgress:
@@ -68,16 +69,21 @@ class RunProgress:
         self.errors[model] += errors
         if cost is not None:
             self.spent[model] += cost
+            self.priced[model] = True
         if initial:
             self.first_done[model] = self.done[model]
         self._progress.update(
             self._tasks[model],
             completed=self.done[model],
             errors=self.errors[model],
-            spent=f"${self.spent[model]:.4f}",
+            spent=self._spent(model),
         )
         if self.enabled and not self.live and not initial:
             self._report_line(model)
+
+    def _spent(self, model: str) -> str:
+        """Money sent this run; 'unknown' until a priced answer arrives (never a made-up $0)."""
+        return f"${self.spent[model]:.4f}" if self.priced[model] else "unknown"
 
     def _report_line(self, model: str) -> None:
         total = self.totals[model]
@@ -91,5 +97,5 @@ class RunProgress:
         eta = elapsed / fresh * (total - self.done[model]) if fresh else 0.0
         self.echo(
             f"  {model}: {self.done[model]}/{total} ({frac:.0%}), errors {self.errors[model]}, "
-            f"spent ${self.spent[model]:.4f}, elapsed {elapsed:.0f}s, ETA {eta:.0f}s"
+            f"spent {self._spent(model)}, elapsed {elapsed:.0f}s, ETA {eta:.0f}s"
         )

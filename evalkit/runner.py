@@ -465,7 +465,9 @@ class Runner:
                     plan.done += 1
                     plan.cached += result.completion.cached
                     plan.errors += not result.completion.ok
-                    spent = None if result.completion.cached else result.completion.cost_usd
+                    spent = result.completion.cost_usd
+                    if spent is not None and result.completion.cached:
+                        spent = 0.0  # a cached answer costs nothing this run
                     progress.advance(plan.name, 1, errors=int(not result.completion.ok), cost=spent)
 
             await asyncio.gather(*(worker() for _ in range(plan.concurrency)))
