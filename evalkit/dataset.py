@@ -153,6 +153,9 @@ def _to_sample(path: Path, line: int, row: dict[str, Any], config: DatasetConfig
     for req in config.required:
         if req not in row:
             raise DataError(f"{where}: missing required field '{req}'")
+    for name, want in {"should_refuse": "boolean", **config.types}.items():
+        if name in row and not _is_type(row[name], want):
+            raise DataError(f"{where}: field '{name}' must be {want}, got {_json_type(row[name])}")
     tags: dict[str, str] = {}
     for tag in config.tags:
         if tag not in row:
@@ -168,3 +171,26 @@ def _to_sample(path: Path, line: int, row: dict[str, Any], config: DatasetConfig
         tags=tags,
         line=line,
     )
+
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+}
+
+
+def _is_type(value: Any, want: str) -> bool:
+    if isinstance(value, bool) and want in ("number", "integer"):
+        return False
+    return isinstance(value, _JSON_TYPES[want])
+
+
+def _json_type(value: Any) -> str:
+    for name in ("boolean", "integer", "number", "string", "object", "array"):
+        if _is_type(value, name):
+            return name
+    return "null" if value is None else type(value).__name__

@@ -287,6 +287,10 @@ class Runner:
         finally:
             ledger.close()
             if cache is not None:
+                if cache.corrupt:
+                    self.echo(
+                        f"warning: {cache.corrupt} corrupt cache entr(y/ies) in {cache.path} were dropped"
+                    )
                 cache.close()
             from evalkit.local import stop_local_models
 
@@ -366,7 +370,11 @@ class Runner:
                 )
             manifest.update(status="running", resumed_at=_now_iso())
             write_manifest(resume_dir, manifest)
-            return resume_dir, manifest, done_cells(resume_dir)
+            warnings: list[str] = []
+            done = done_cells(resume_dir, warnings)
+            for w in warnings:
+                self.echo(f"warning: {w} (that cell will be sent again)")
+            return resume_dir, manifest, done
         run_dir = self.options.output_dir / self.suite.name / new_run_id()
         run_dir.mkdir(parents=True, exist_ok=False)
         manifest = {

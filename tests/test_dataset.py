@@ -24,6 +24,10 @@ BAD = [
     (b'{"id": "a", "input": 3, "expected": "y"}\n', ":1: field 'input' must be a string, got int"),
     (b'{"id": {"x": 1}, "input": "x", "expected": "y"}\n', "field 'id' must be a string or an integer"),
     (OK.encode() + b'{"id": "b", "input": "caf\xe9", "expected": "y"}\n', ":2: not UTF-8"),
+    (
+        b'{"id": "a", "input": "x", "expected": "y", "should_refuse": "yes"}\n',
+        ":1: field 'should_refuse' must be boolean, got string",
+    ),
 ]
 
 
@@ -117,3 +121,25 @@ def test_unknown_extension(tmp_path: Path):
     path.write_text(OK)
     with pytest.raises(DataError, match=r"set dataset\.format"):
         load_dataset(path, DatasetConfig(path="d.txt"))
+
+
+@pytest.mark.parametrize(
+    ("types", "value", "ok"),
+    [
+        ("integer", 3, True),
+        ("integer", True, False),
+        ("number", 2.5, True),
+        ("array", [1], True),
+        ("object", [], False),
+        ("string", None, False),
+    ],
+)
+def test_declared_field_types(tmp_path: Path, types: str, value, ok: bool):
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps({"id": "a", "input": "x", "expected": "y", "f": value}) + "\n")
+    cfg = DatasetConfig.model_validate({"path": "d.jsonl", "types": {"f": types}})
+    if ok:
+        assert load_dataset(path, cfg).samples[0].fields["f"] == value
+    else:
+        with pytest.raises(DataError, match=f":1: field 'f' must be {types}, got"):
+            load_dataset(path, cfg)

@@ -186,14 +186,17 @@ def test_resume_refuses_when_the_data_changed(suite_path, server, results_dir, c
 
 def test_429_with_retry_after_is_retried_once_after_the_wait(suite_path, server, results_dir):
     server.add_rule(
-        Rule(contains="question 4", model="closed-gpt", status=429, headers={"Retry-After": "1"}, times=1)
+        Rule(contains="question 4", model="closed-gpt", status=429, headers={"Retry-After": "2"}, times=1)
     )
+    t0 = time.monotonic()
     assert main(["run", str(suite_path), "--no-progress", "--models", "gpt"]) == 0
+    assert time.monotonic() - t0 >= 2.0  # the retry waited the server's 2 s
     hits = [b for b in server.stats.bodies if "question 4" in json.dumps(b)]
-    assert len(hits) == 2
+    assert len(hits) == 2  # exactly one retry
     (run_dir,) = _run_dirs(results_dir)
     row = next(r for r in _ledger(run_dir) if r["sample_id"] == "s4")
     assert row["completion"]["attempts"] == 2 and row["completion"]["error"] is None
+    assert row["completion"]["latency_s"] < 1.0  # latency is the answering attempt's, not the wait
 
 
 def test_400_is_recorded_not_retried(suite_path, server, results_dir):
