@@ -1,9 +1,13 @@
 """One streaming pass over the ledger into a :class:`~evalkit.summary.RunSummary`.
 
 Per model x scorer (and per model x tag slice ``name=value``): n, mean and interval (Wilson for
-0/1 scores, bootstrap otherwise), errors, tokens, cost and latency. Then the paired gaps: the
-best closed model (highest mean on the gate scorer over the whole run) minus each open model,
-per scorer and slice, on the cells ``(sample_id, epoch)`` both have a value for.
+0/1 scores, bootstrap otherwise, a cluster bootstrap over examples when there are several epochs),
+the flip rate across epochs, errors, tokens, cost and latency. Then the paired gaps
+(:mod:`evalkit.gaps`): every closed minus every open model (the matrix), and the best closed
+model (highest mean on the gate scorer over the whole run) minus each open model, per scorer and
+slice, on the cells ``(sample_id, epoch)`` both have a value for, Holm-corrected per scorer.
+Statistics (docs/statistics.md): :mod:`evalkit.stats`; the confidence is run.json
+``gate.confidence`` (default 0.95).
 
 Error policy (run.json ``suite_config.errors``, default ``count_as_wrong``):
 
@@ -31,15 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import RunDirError
+from evalkit.gaps import best_closed_rows, gap_matrix, pick_best_closed
 from evalkit.ledger import iter_results, read_manifest
 from evalkit.scorers.metrics import Accumulator, make_accumulator, structured_output_check
-from evalkit.stats import (
-    DEFAULT_CONFIDENCE,
-    DEFAULT_RESAMPLES,
-    DEFAULT_SEED,
-    mean_interval,
-    paired_gap,
-)
+from evalkit.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED, flip_rate, mean_interval
 from evalkit.summary import ALL, GapSummary, ModelInfo, ModelSummary, RunSummary, ScoreStat, UsageStat
 from evalkit.types import Result
 from evalkit.usage import UsageAccumulator
@@ -110,6 +109,17 @@ def gate_scorer_from_manifest(manifest: Mapping[str, Any], scorers: list[str]) -
     return scorers[0] if scorers else None
 
 
+def confidence_from_manifest(manifest: Mapping[str, Any]) -> float:
+    """run.json ``gate.confidence`` (or ``suite_config.gate.confidence``), default 0.95."""
+    for gate in (manifest.get("gate"), (manifest.get("suite_config") or {}).get("gate")):
+        if isinstance(gate, dict) and isinstance(gate.get("confidence"), int | float):
+            value = float(gate["confidence"])
+            if not 0.5 < value < 1.0:
+                raise RunDirError(f"run.json: gate.confidence is {value}; expected between 0.5 and 1")
+            return value
+    return DEFAULT_CONFIDENCE
+
+
 def _model_infos(manifest: Mapping[str, Any]) -> dict[str, ModelInfo]:
     out: dict[str, ModelInfo] = {}
     for m in manifest.get("models") or []:
@@ -135,11 +145,12 @@ class Aggregator:
         error_policy: ErrorPolicy | str | None = None,
         seed: int = DEFAULT_SEED,
         n_resamples: int = DEFAULT_RESAMPLES,
-        confidence: float = DEFAULT_CONFIDENCE,
+        confidence: float | None = None,
     ) -> None:
         self.manifest = manifest
         self.policy = ErrorPolicy(error_policy) if error_policy else error_policy_from_manifest(manifest)
-        self.seed, self.n_resamples, self.confidence = seed, n_resamples, confidence
+        self.seed, self.n_resamples = seed, n_resamples
+        self.confidence = confidence if confidence is not None else confidence_from_manifest(manifest)
         self.models = _model_infos(manifest)
         self.scorers = scorer_keys_from_manifest(manifest)
         self._specs = scorer_specs_from_manifest(manifest)
@@ -202,18 +213,42 @@ class Aggregator:
 
     # --- finishing ---------------------------------------------------------------------------
 
-    def _values_by_model_slice(self, scorer: str) -> dict[tuple[str, str], list[float]]:
-        out: dict[tuple[str, str], list[float]] = defaultdict(list)
+    def _values_by_model_slice(self, scorer: str) -> dict[tuple[str, str], tuple[list[float], list[str]]]:
+        """(model, slice) -> (values, the sample id of each value)."""
+        out: dict[tuple[str, str], tuple[list[float], list[str]]] = defaultdict(lambda: ([], []))
         for (sid, _epoch), per_model in self._values[scorer].items():
             for sl in (ALL, *self._sample_slices.get(sid, ())):
                 for model, v in per_model.items():
-                    out[(model, sl)].append(v)
+                    vals, sids = out[(model, sl)]
+                    vals.append(v)
+                    sids.append(sid)
         return out
 
-    def _score_stat(self, scorer: str, model: str, values: list[float], slice_: str) -> ScoreStat:
-        iv = mean_interval(values, confidence=self.confidence, n_resamples=self.n_resamples, seed=self.seed)
+    def _score_stat(
+        self, scorer: str, model: str, cells: tuple[list[float], list[str]], slice_: str
+    ) -> ScoreStat:
+        values, sids = cells
+        iv = mean_interval(
+            values,
+            clusters=sids,
+            confidence=self.confidence,
+            n_resamples=self.n_resamples,
+            seed=self.seed,
+        )
+        flips = flip_rate(values, sids)
         missing = self._missing[(model, scorer)] if slice_ == ALL else 0
-        return ScoreStat(scorer, iv.n, iv.estimate, iv.low, iv.high, iv.method, missing)
+        return ScoreStat(
+            scorer,
+            iv.n,
+            iv.estimate,
+            iv.low,
+            iv.high,
+            iv.method,
+            missing,
+            n_examples=len(set(sids)),
+            flip_rate=flips.rate,
+            flip_examples=flips.examples,
+        )
 
     def scorer_metrics(self) -> dict[str, dict[str, dict[str, Any]]]:
         """Model -> scorer key -> the scorer's metrics (whole run), for the models with verdicts."""
@@ -241,7 +276,8 @@ class Aggregator:
                     continue
                 usage = acc.freeze() if acc is not None else UsageStat()
                 scores = {
-                    s: self._score_stat(s, name, values[s].get((name, sl), []), sl) for s in self.scorers
+                    s: self._score_stat(s, name, values[s].get((name, sl), ([], [])), sl)
+                    for s in self.scorers
                 }
                 (models if sl == ALL else slices).append(ModelSummary(info, sl, usage, scores))
 
@@ -261,8 +297,9 @@ class Aggregator:
                 f"The gate scorer {gate_scorer!r} has no results, so there is no gap to measure."
             )
         else:
-            best_closed, gap_note = self._best_closed(models, gate_scorer)
-        gaps = self._gaps(models, best_closed, all_slices) if best_closed else []
+            best_closed, gap_note = pick_best_closed(models, gate_scorer)
+        matrix = self._matrix(models, slices, all_slices) if best_closed else []
+        gaps = best_closed_rows(matrix, best_closed) if best_closed else []
 
         suite = self.manifest.get("suite") or {}
         return RunSummary(
@@ -276,6 +313,8 @@ class Aggregator:
             models=models,
             slices=slices,
             gaps=gaps,
+            gap_matrix=matrix,
+            epochs=self._epochs(),
             best_closed=best_closed,
             gap_note=gap_note,
             warnings=warnings,
@@ -285,85 +324,27 @@ class Aggregator:
             scorer_metrics=self.scorer_metrics(),
         )
 
-    def _best_closed(
-        self, models: list[ModelSummary], gate_scorer: str | None
-    ) -> tuple[str | None, str | None]:
-        def with_results(group: str) -> list[ModelSummary]:
-            return [
-                m
-                for m in models
-                if m.group == group and gate_scorer is not None and m.scores[gate_scorer].n > 0
-            ]
+    def _epochs(self) -> int:
+        declared = self.manifest.get("epochs")
+        seen = 1 + max((e for cells in self._values.values() for (_s, e) in cells), default=0)
+        return max(declared, seen) if isinstance(declared, int) else seen
 
-        def absent(group: str) -> str:
-            listed = [m for m in models if m.group == group]
-            if not listed:
-                return f"the suite has no {group} model"
-            return "; ".join(
-                f"{m.name}: {m.info.status_text if m.info.status != 'ok' else 'no scored results'}"
-                for m in listed
-            )
-
-        closed, open_ = with_results("closed"), with_results("open")
-        if gate_scorer is None:
-            return None, "No scorer in this run, so there is no gap to measure."
-        notes = []
-        if not closed:
-            notes.append(f"No closed model ran ({absent('closed')})")
-        if not open_:
-            notes.append(f"No open model ran ({absent('open')})")
-        if notes:
-            return None, "; ".join(notes) + ", so there is no closed-vs-open gap to report."
-        # Prefer models that ran to completion; ties keep manifest order.
-        best = max(closed, key=lambda m: (m.info.ran, m.scores[gate_scorer].mean or 0.0))
-        return best.name, None
-
-    def _gaps(self, models: list[ModelSummary], best: str, all_slices: list[str]) -> list[GapSummary]:
-        opens = [m.name for m in models if m.group == "open" and m.usage.cells > 0]
-        gaps: list[GapSummary] = []
-        for scorer in self.scorers:
-            pairs: dict[tuple[str, str], tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
-            for (sid, _epoch), per_model in self._values[scorer].items():
-                if best not in per_model:
-                    continue
-                for o in opens:
-                    if o in per_model:
-                        for sl in (ALL, *self._sample_slices.get(sid, ())):
-                            c_vals, o_vals = pairs[(o, sl)]
-                            c_vals.append(per_model[best])
-                            o_vals.append(per_model[o])
-            for sl in (ALL, *all_slices):
-                for o in opens:
-                    c_vals, o_vals = pairs.get((o, sl), ([], []))
-                    if sl != ALL and not c_vals:
-                        continue
-                    g = paired_gap(
-                        c_vals,
-                        o_vals,
-                        confidence=self.confidence,
-                        n_resamples=self.n_resamples,
-                        seed=self.seed,
-                    )
-                    gaps.append(
-                        GapSummary(
-                            scorer,
-                            sl,
-                            best,
-                            o,
-                            g.n_pairs,
-                            g.closed_mean,
-                            g.open_mean,
-                            g.gap,
-                            g.low,
-                            g.high,
-                            g.p_value,
-                            g.method,
-                            g.discordant_closed_only,
-                            g.discordant_open_only,
-                        )
-                    )
-        order = {sl: i for i, sl in enumerate((ALL, *all_slices))}
-        return sorted(gaps, key=lambda g: order[g.slice])
+    def _matrix(
+        self, models: list[ModelSummary], slices: list[ModelSummary], all_slices: list[str]
+    ) -> list[GapSummary]:
+        ran = [m for m in models if m.usage.cells > 0]
+        errors = {(m.name, m.slice): m.usage.errors for m in [*models, *slices]}
+        return gap_matrix(
+            self._values,
+            closed=[m.name for m in ran if m.group == "closed"],
+            open_=[m.name for m in ran if m.group == "open"],
+            slices_of=self._sample_slices,
+            slices=all_slices,
+            errors=errors,
+            confidence=self.confidence,
+            n_resamples=self.n_resamples,
+            seed=self.seed,
+        )
 
 
 def aggregate(

@@ -69,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     gate = sub.add_parser("gate", help="apply the suite's gate rules to a finished run (exit 0 pass, 1 fail)")
     gate.add_argument("run_dir", type=Path)
 
+    cmp_ = sub.add_parser(
+        "compare",
+        help="one row per task across several suites' runs: best closed vs best open, gap, Holm p, verdict",
+    )
+    cmp_.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
+    cmp_.add_argument("--output", type=Path, metavar="DIR", help="also write compare.csv and compare.md here")
+
     sub.add_parser("schema", help="print the JSON Schema of the suite file format")
     sub.add_parser("scorers", help="list the registered scorers")
 
@@ -126,6 +133,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return ExitCode.OK
     if cmd == "gate":
         return _gate(args.run_dir)
+    if cmd == "compare":
+        return _compare(args)
     if cmd == "schema":
         from evalkit.suite import suite_json_schema
 
@@ -231,17 +240,25 @@ def _validate(suite_arg: str) -> int:
 
 
 def _gate(run_dir: Path) -> int:
+    """One line per rule, then the verdict: exit 0 migrate, 1 stay, 3 cannot decide, 4 inconclusive
+    (0 with a warning line when the suite sets ``gate.inconclusive: pass``)."""
     from evalkit.aggregate import summarize_run
-    from evalkit.gate import evaluate_gate, format_gate, gate_exit_code
+    from evalkit.gate import evaluate_gate, format_gate, gate_config_from_manifest, gate_exit_code
     from evalkit.ledger import read_manifest
 
-    manifest = read_manifest(run_dir)
-    summary = summarize_run(run_dir)
-    from evalkit.suite import GateConfig
-
-    outcome = evaluate_gate(
-        summary,
-        GateConfig.model_validate({k: v for k, v in (manifest.get("gate") or {}).items() if v is not None}),
-    )
+    config = gate_config_from_manifest(read_manifest(run_dir))
+    outcome = evaluate_gate(summarize_run(run_dir), config)
     print(format_gate(outcome))
     return int(gate_exit_code(outcome))
+
+
+def _compare(args: argparse.Namespace) -> int:
+    """The cross-task table; exit 2 when two runs of one task are not comparable."""
+    from evalkit.compare import compare_runs, format_table, write_compare
+
+    table = compare_runs(args.run_dirs)
+    print(format_table(table))
+    if args.output is not None:
+        for path in write_compare(table, args.output):
+            _out(f"wrote {path}")
+    return ExitCode.OK

@@ -22,13 +22,17 @@ class ExitCode(IntEnum):
     """Documented process exit codes (README, "Exit codes")."""
 
     OK = 0
-    """Run finished / the gate passed (migrate)."""
+    """Run finished / the gate says migrate (or is inconclusive with ``gate.inconclusive: pass``)."""
     GATE_FAILED = 1
-    """The gate's rules failed (stay)."""
+    """The gate says stay: a gap is shown beyond ``max_gap``, or a floor / error-rate rule failed."""
     USAGE = 2
     """Bad command line, suite, dataset or run folder. Nothing was sent."""
     INFRASTRUCTURE = 3
-    """The run could not produce results: every request of a model failed, a server did not start..."""
+    """The run could not produce results: every request of a model failed, a server did not start...
+    Also the gate's "cannot decide": infrastructure failure or insufficient data."""
+    INCONCLUSIVE = 4
+    """The gate is inconclusive: the gap interval contains ``max_gap`` (more examples would decide).
+    Only with ``gate.inconclusive: fail`` (the default); ``pass`` exits 0 with a warning."""
     INTERRUPTED = 130
     """Ctrl+C: what finished is on disk; resume with ``evalkit run --resume RUN_DIR``."""
 

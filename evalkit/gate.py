@@ -1,33 +1,37 @@
-"""The migration decision: pure rules over a :class:`~evalkit.summary.RunSummary` -> exit code.
+"""The migration decision: pure rules over a :class:`~evalkit.summary.RunSummary` -> one of three
+outcomes and an exit code (docs/statistics.md, "The gate").
 
-Rules (``gate:`` in the suite, :class:`evalkit.suite.GateConfig`), all read the gate scorer
-(``gate.scorer``, default the suite's first scorer), slice ``all``, point estimates:
+Rules (``gate:`` in the suite, :class:`evalkit.suite.GateConfig`) read the gate scorer
+(``gate.scorer``, default the suite's first scorer), slice ``all``. The question is whether *an*
+open model can take over, so the rules about open models are judged per open model (a
+*candidate*):
 
-* ``min_score[GROUP] MODEL`` — one verdict per model of GROUP that ran: its mean must be
-  >= the threshold. Every such model must meet it.
-* ``max_gap`` — best closed mean minus an open model's mean, paired on the cells both have.
-  It passes when **at least one** open model's gap is <= ``max_gap``: the question is whether
-  *an* open model can take over, not whether every candidate could. The verdict names the
-  best open model and lists every gap (with its interval) in the reason.
-* ``max_error_rate MODEL`` — one verdict per model that ran: errors / requests <= threshold.
+* ``max_gap MODEL`` — non-inferiority: the gap best closed − MODEL (paired, its interval at the
+  run's confidence) is **pass** when the interval's upper bound <= ``max_gap``, **fail** when its
+  lower bound > ``max_gap``, else **inconclusive** (the reason says how many examples would
+  decide). Below 30 examples the interval is unreliable: it can fail, never pass.
+* ``min_score[open] MODEL`` — the candidate's mean >= the floor.
+* ``max_error_rate MODEL`` — the candidate's errors / requests <= the limit.
 
-Always checked, whatever is configured:
+Rules about closed models apply to the run as a whole: ``min_score[closed] MODEL`` and
+``max_error_rate MODEL`` for each closed model that ran.
 
-* ``run_status`` — a run whose run.json says ``interrupted`` or ``failed`` holds partial
-  results: the gate cannot decide (resume it first). ``running`` passes with a caution
-  (the runner gates before it marks the run finished; a killed run also stays ``running``).
-* ``infrastructure`` — a model that ran but whose every request failed, a model with no
-  result at all, a model stopped mid-run (401/403), or no model run at all (every one
-  skipped) means the run did not measure what it was meant to: exit 3.
+Always checked: ``run_status`` (a run.json status other than ``finished`` / ``running`` holds
+partial results: cannot decide) and ``infrastructure`` (a model stopped mid-run, a model with no
+result, every request of a model failed, no model ran). A rule that cannot be evaluated (no closed
+model for ``max_gap``, no model of a group for ``min_score``, no shared cell) is ``insufficient``.
 
-A rule that cannot be evaluated (no closed model ran for ``max_gap``, no model of a group for
-``min_score``) never passes silently: it is ``insufficient`` and the outcome is exit 3
-("infrastructure / insufficient data"), like an infrastructure failure. Skipped models
-(credentials missing) are otherwise left out of the rules and named in the outcome's notes.
+Outcome, in this order:
 
-Overall: any ``infrastructure``/``insufficient`` verdict -> INFRASTRUCTURE (exit 3); else any
-``fail`` -> FAIL (exit 1, stay); else PASS (exit 0, migrate). No rule configured -> PASS with
-a verdict line that says so (the infrastructure checks still apply).
+1. any ``infrastructure`` / ``insufficient`` -> **CANNOT DECIDE**, exit 3;
+2. a closed-model rule fails -> **STAY**, exit 1;
+3. some candidate passes all its rules -> **MIGRATE**, exit 0, naming it (the one with the
+   lowest gap upper bound when several pass);
+4. every candidate fails one of its rules -> **STAY**, exit 1;
+5. otherwise -> **INCONCLUSIVE**: exit 4 (``gate.inconclusive: fail``, the default) or exit 0
+   with a warning line (``gate.inconclusive: pass``); the verdict prints the examples needed.
+
+No rule configured -> MIGRATE with a line that says so (the always-checked rules still apply).
 """
 
 from __future__ import annotations
@@ -40,24 +44,30 @@ from typing import Any
 from pydantic import ValidationError
 
 from evalkit.errors import ExitCode, RunDirError
+from evalkit.stats import MIN_RELIABLE_N, plan_sample_size
 from evalkit.suite import GateConfig
-from evalkit.summary import ALL, RunSummary
+from evalkit.summary import ALL, GapSummary, ModelSummary, RunSummary
+from evalkit.types import Group
 
 __all__ = [
     "GateOutcome",
     "Overall",
     "RuleStatus",
     "RuleVerdict",
+    "classify_gap",
     "evaluate_gate",
     "format_gate",
     "gate_config_from_manifest",
     "gate_exit_code",
+    "verdict_text",
 ]
 
 
 class RuleStatus(StrEnum):
     PASS = "pass"
     FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+    """The gap interval contains the margin: the data cannot tell."""
     INSUFFICIENT = "insufficient"
     """The rule could not be evaluated (no data for it)."""
     INFRASTRUCTURE = "infrastructure"
@@ -65,8 +75,9 @@ class RuleStatus(StrEnum):
 
 
 class Overall(StrEnum):
-    PASS = "pass"
-    FAIL = "fail"
+    MIGRATE = "migrate"
+    STAY = "stay"
+    INCONCLUSIVE = "inconclusive"
     INFRASTRUCTURE = "infrastructure"
     """Infrastructure failure or insufficient data: the gate cannot decide."""
 
@@ -78,6 +89,11 @@ class RuleVerdict:
     observed: float | None
     threshold: float | None
     reason: str
+    candidate: str | None = None
+    """The open model this rule judges; ``None`` for a rule about the whole run."""
+    advice: str | None = None
+    """For ``max_gap``: the half-width now and the examples needed (:mod:`evalkit.stats.planning`)."""
+    needed: int | None = None
 
     @property
     def passed(self) -> bool:
@@ -90,10 +106,19 @@ class GateOutcome:
     overall: Overall
     scorer: str | None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    chosen: str | None = None
+    """MIGRATE: the open model that can take over."""
+    candidates: tuple[tuple[str, Overall], ...] = ()
+    """Each open model judged and its own outcome (migrate / stay / inconclusive)."""
+    advice: str | None = None
+    """INCONCLUSIVE: what it would take to decide (the closest candidate's plan)."""
+    inconclusive: str = "fail"
+    """``gate.inconclusive``: ``fail`` (exit 4) or ``pass`` (exit 0 with a warning)."""
 
     @property
     def passed(self) -> bool:
-        return self.overall is Overall.PASS
+        """The exit code is 0."""
+        return gate_exit_code(self) is ExitCode.OK
 
 
 def gate_config_from_manifest(manifest: Mapping[str, Any]) -> GateConfig:
@@ -115,6 +140,20 @@ def _f(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
 
+def _ci(g: GapSummary) -> str:
+    return f"[{_f(g.ci_low)}, {_f(g.ci_high)}]"
+
+
+def classify_gap(low: float, high: float, margin: float, n_examples: int) -> RuleStatus:
+    """Non-inferiority at ``margin``: PASS when ``high <= margin`` (and at least 30 examples),
+    FAIL when ``low > margin``, else INCONCLUSIVE."""
+    if low > margin:
+        return RuleStatus.FAIL
+    if high <= margin and n_examples >= MIN_RELIABLE_N:
+        return RuleStatus.PASS
+    return RuleStatus.INCONCLUSIVE
+
+
 def evaluate_gate(summary: RunSummary, gate_config: GateConfig) -> GateOutcome:
     """Apply ``gate_config`` to ``summary``. Pure: no I/O."""
     scorer = gate_config.scorer or summary.gate_scorer or (summary.scorers[0] if summary.scorers else None)
@@ -124,8 +163,7 @@ def evaluate_gate(summary: RunSummary, gate_config: GateConfig) -> GateOutcome:
         for m in summary.models
         if m.info.status == "skipped"
     ]
-    ran = [m for m in summary.models if m.info.ran and m.usage.cells > 0]
-
+    policy = gate_config.inconclusive
     configured = (
         bool(gate_config.min_score)
         or gate_config.max_gap is not None
@@ -141,69 +179,86 @@ def evaluate_gate(summary: RunSummary, gate_config: GateConfig) -> GateOutcome:
                 f"gate scorer {scorer!r} has no results in this run",
             )
         )
-        return _outcome(rules, scorer, notes)
-
-    for group, threshold in gate_config.min_score.items():
-        members = [m for m in ran if m.group == str(group)]
-        if not members:
-            rules.append(
-                RuleVerdict(
-                    f"min_score[{group}]",
-                    RuleStatus.INSUFFICIENT,
-                    None,
-                    threshold,
-                    f"no {group} model ran, so its score cannot be checked",
-                )
-            )
-        for m in members:
-            assert scorer is not None
-            mean = m.scores[scorer].mean
-            if mean is None:
-                rules.append(
-                    RuleVerdict(
-                        f"min_score[{group}] {m.name}",
-                        RuleStatus.INSUFFICIENT,
-                        None,
-                        threshold,
-                        f"{m.name} has no scored cell on {scorer}",
-                    )
-                )
-                continue
-            ok = mean >= threshold
-            rules.append(
-                RuleVerdict(
-                    f"min_score[{group}] {m.name}",
-                    RuleStatus.PASS if ok else RuleStatus.FAIL,
-                    mean,
-                    threshold,
-                    f"{m.name} scores {_f(mean)} on {scorer} ({'>=' if ok else '<'} {_f(threshold)})",
-                )
-            )
-
-    if gate_config.max_gap is not None:
-        assert scorer is not None
-        rules.append(_max_gap(summary, scorer, gate_config.max_gap))
-
-    if gate_config.max_error_rate is not None:
-        limit = gate_config.max_error_rate
-        for m in ran:
-            rate = m.usage.error_rate or 0.0
-            ok = rate <= limit
-            rules.append(
-                RuleVerdict(
-                    f"max_error_rate {m.name}",
-                    RuleStatus.PASS if ok else RuleStatus.FAIL,
-                    rate,
-                    limit,
-                    f"{m.name}: {m.usage.errors} of {m.usage.cells} requests failed ({rate:.1%} {'<=' if ok else '>'} {limit:.1%})",
-                )
-            )
-
+        return _outcome(rules, scorer, notes, policy)
     if not configured:
         rules.append(
             RuleVerdict("rules", RuleStatus.PASS, None, None, "no gate rules configured: nothing to check")
         )
-    return _outcome(rules, scorer, notes)
+        return _outcome(rules, scorer, notes, policy)
+    assert scorer is not None
+
+    ran = [m for m in summary.models if m.info.ran and m.usage.cells > 0]
+    for group in ("closed", "open"):
+        members = [m for m in ran if m.group == group]
+        floor = gate_config.min_score.get(Group(group))
+        if floor is not None and not members:
+            reason = f"no {group} model ran, so its score cannot be checked"
+            rules.append(RuleVerdict(f"min_score[{group}]", RuleStatus.INSUFFICIENT, None, floor, reason))
+        for m in members:
+            candidate = m.name if group == "open" else None
+            if floor is not None:
+                rules.append(_min_score(m, scorer, group, floor, candidate))
+            if gate_config.max_error_rate is not None:
+                rules.append(_max_error_rate(m, gate_config.max_error_rate, candidate))
+            if group == "open" and gate_config.max_gap is not None and summary.best_closed is not None:
+                rules.append(_max_gap(summary, scorer, m.name, gate_config.max_gap))
+    if gate_config.max_gap is not None and summary.best_closed is None:
+        why = summary.gap_note or "no closed-vs-open pair ran"
+        rules.append(RuleVerdict("max_gap", RuleStatus.INSUFFICIENT, None, gate_config.max_gap, why))
+    return _outcome(rules, scorer, notes, policy)
+
+
+def _min_score(m: ModelSummary, scorer: str, group: str, floor: float, candidate: str | None) -> RuleVerdict:
+    name = f"min_score[{group}] {m.name}"
+    mean = m.scores[scorer].mean
+    if mean is None:
+        why = f"{m.name} has no scored cell on {scorer}"
+        return RuleVerdict(name, RuleStatus.INSUFFICIENT, None, floor, why, candidate)
+    ok = mean >= floor
+    why = f"{m.name} scores {_f(mean)} on {scorer} ({'>=' if ok else '<'} {_f(floor)})"
+    return RuleVerdict(name, RuleStatus.PASS if ok else RuleStatus.FAIL, mean, floor, why, candidate)
+
+
+def _max_error_rate(m: ModelSummary, limit: float, candidate: str | None) -> RuleVerdict:
+    rate = m.usage.error_rate or 0.0
+    ok = rate <= limit
+    why = (
+        f"{m.name}: {m.usage.errors} of {m.usage.cells} requests failed "
+        f"({rate:.1%} {'<=' if ok else '>'} {limit:.1%})"
+    )
+    status = RuleStatus.PASS if ok else RuleStatus.FAIL
+    return RuleVerdict(f"max_error_rate {m.name}", status, rate, limit, why, candidate)
+
+
+def _max_gap(summary: RunSummary, scorer: str, open_model: str, margin: float) -> RuleVerdict:
+    name = f"max_gap {open_model}"
+    g = next((x for x in summary.gaps_for(scorer, ALL) if x.open_model == open_model), None)
+    if g is None or g.gap is None or g.ci_low is None or g.ci_high is None or g.n_examples == 0:
+        why = f"no cell was answered by both {summary.best_closed} and {open_model}"
+        return RuleVerdict(name, RuleStatus.INSUFFICIENT, None, margin, why, open_model)
+    status = classify_gap(g.ci_low, g.ci_high, margin, g.n_examples)
+    plan = plan_sample_size(
+        n_examples=g.n_examples,
+        gap=g.gap,
+        sd_diff=g.sd_diff or 0.0,
+        low=g.ci_low,
+        high=g.ci_high,
+        margin=margin,
+        confidence=summary.confidence,
+    )
+    head = f"gap {g.closed_model} - {open_model} = {_f(g.gap)} {_ci(g)} on {g.n_examples} examples"
+    if status is RuleStatus.PASS:
+        why = f"{head}: upper bound {_f(g.ci_high)} <= max_gap {_f(margin)}"
+    elif status is RuleStatus.FAIL:
+        why = f"{head}: lower bound {_f(g.ci_low)} > max_gap {_f(margin)}"
+    elif g.ci_high <= margin:
+        why = f"{head}: within max_gap {_f(margin)}, but {plan.text()}"
+    else:
+        why = f"{head} contains max_gap {_f(margin)}: {plan.text()}"
+    if not g.reliable:
+        why += f" (the interval is unreliable below {MIN_RELIABLE_N} examples)"
+    needed = plan.needed if status is RuleStatus.INCONCLUSIVE else None
+    return RuleVerdict(name, status, g.gap, margin, why, open_model, plan.text(), needed)
 
 
 def _run_status(summary: RunSummary) -> RuleVerdict:
@@ -211,21 +266,10 @@ def _run_status(summary: RunSummary) -> RuleVerdict:
     if st == "finished":
         return RuleVerdict("run_status", RuleStatus.PASS, None, None, "the run finished")
     if st == "running":
-        return RuleVerdict(
-            "run_status",
-            RuleStatus.PASS,
-            None,
-            None,
-            "run.json still says running (in progress, or killed): results may be partial",
-        )
-    return RuleVerdict(
-        "run_status",
-        RuleStatus.INSUFFICIENT,
-        None,
-        None,
-        f"run.json says the run is {st!r}: its results are partial or missing; "
-        "resume or re-run it before gating",
-    )
+        why = "run.json still says running (in progress, or killed): results may be partial"
+        return RuleVerdict("run_status", RuleStatus.PASS, None, None, why)
+    why = f"run.json says the run is {st!r}: its results are partial or missing; resume or re-run it before gating"
+    return RuleVerdict("run_status", RuleStatus.INSUFFICIENT, None, None, why)
 
 
 def _infrastructure(summary: RunSummary) -> RuleVerdict:
@@ -245,58 +289,88 @@ def _infrastructure(summary: RunSummary) -> RuleVerdict:
     return RuleVerdict("infrastructure", RuleStatus.PASS, None, None, "every model that ran answered")
 
 
-def _max_gap(summary: RunSummary, scorer: str, limit: float) -> RuleVerdict:
-    if summary.best_closed is None:
-        why = summary.gap_note or "no closed-vs-open pair ran"
-        return RuleVerdict("max_gap", RuleStatus.INSUFFICIENT, None, limit, why)
-    gaps = [g for g in summary.gaps_for(scorer, ALL) if g.gap is not None]
-    if not gaps:
-        return RuleVerdict(
-            "max_gap",
-            RuleStatus.INSUFFICIENT,
-            None,
-            limit,
-            f"no cell was answered by both {summary.best_closed} and an open model",
-        )
-    best = min(gaps, key=lambda g: g.gap if g.gap is not None else float("inf"))
-    assert best.gap is not None
-    ok = best.gap <= limit
-    detail = "; ".join(
-        f"{g.open_model} {_f(g.gap)} [{_f(g.ci_low)}, {_f(g.ci_high)}] on {g.n_pairs} pairs" for g in gaps
-    )
-    head = (
-        f"smallest gap {best.closed_model} - {best.open_model} = {_f(best.gap)} "
-        f"{'<=' if ok else '>'} {_f(limit)}"
-    )
-    return RuleVerdict(
-        "max_gap", RuleStatus.PASS if ok else RuleStatus.FAIL, best.gap, limit, f"{head} ({detail})"
-    )
-
-
-def _outcome(rules: list[RuleVerdict], scorer: str | None, notes: list[str]) -> GateOutcome:
+def _outcome(rules: list[RuleVerdict], scorer: str | None, notes: list[str], policy: str) -> GateOutcome:
     statuses = {r.status for r in rules}
     if statuses & {RuleStatus.INFRASTRUCTURE, RuleStatus.INSUFFICIENT}:
-        overall = Overall.INFRASTRUCTURE
-    elif RuleStatus.FAIL in statuses:
-        overall = Overall.FAIL
-    else:
-        overall = Overall.PASS
-    return GateOutcome(tuple(rules), overall, scorer, tuple(notes))
+        return GateOutcome(tuple(rules), Overall.INFRASTRUCTURE, scorer, tuple(notes), inconclusive=policy)
+    per: dict[str, list[RuleVerdict]] = {}
+    for r in rules:
+        if r.candidate is not None:
+            per.setdefault(r.candidate, []).append(r)
+    candidates: dict[str, Overall] = {}
+    for name, rs in per.items():
+        if any(r.status is RuleStatus.FAIL for r in rs):
+            candidates[name] = Overall.STAY
+        elif all(r.passed for r in rs):
+            candidates[name] = Overall.MIGRATE
+        else:
+            candidates[name] = Overall.INCONCLUSIVE
+    cands = tuple(candidates.items())
+    if any(r.status is RuleStatus.FAIL for r in rules if r.candidate is None):
+        return GateOutcome(tuple(rules), Overall.STAY, scorer, tuple(notes), None, cands, inconclusive=policy)
+    migrating = [n for n, o in cands if o is Overall.MIGRATE]
+    if migrating or not cands:
+        chosen = min(migrating, key=lambda n: _rank(per[n])) if migrating else None
+        return GateOutcome(
+            tuple(rules), Overall.MIGRATE, scorer, tuple(notes), chosen, cands, inconclusive=policy
+        )
+    if all(o is Overall.STAY for _n, o in cands):
+        return GateOutcome(tuple(rules), Overall.STAY, scorer, tuple(notes), None, cands, inconclusive=policy)
+    open_ = [
+        r for r in rules if r.needed is not None and candidates.get(r.candidate or "") is Overall.INCONCLUSIVE
+    ]
+    best = min(open_, key=lambda r: r.needed or 0, default=None)
+    advice = f"{best.candidate}: {best.advice}" if best is not None else None
+    return GateOutcome(
+        tuple(rules), Overall.INCONCLUSIVE, scorer, tuple(notes), None, cands, advice, inconclusive=policy
+    )
+
+
+def _rank(rules: list[RuleVerdict]) -> tuple[float, float]:
+    """Order passing candidates: the lowest gap first (the gap's interval is in the reason; the
+    observed gap of max_gap, else minus the mean of min_score)."""
+    gap = next((r.observed for r in rules if r.name.startswith("max_gap") and r.observed is not None), None)
+    score = next(
+        (r.observed for r in rules if r.name.startswith("min_score") and r.observed is not None), 0.0
+    )
+    return (gap if gap is not None else 0.0, -score)
 
 
 def gate_exit_code(outcome: GateOutcome) -> ExitCode:
+    if outcome.overall is Overall.INCONCLUSIVE:
+        return ExitCode.OK if outcome.inconclusive == "pass" else ExitCode.INCONCLUSIVE
     return {
-        Overall.PASS: ExitCode.OK,
-        Overall.FAIL: ExitCode.GATE_FAILED,
+        Overall.MIGRATE: ExitCode.OK,
+        Overall.STAY: ExitCode.GATE_FAILED,
         Overall.INFRASTRUCTURE: ExitCode.INFRASTRUCTURE,
     }[outcome.overall]
 
 
-_VERDICT_TEXT = {
-    Overall.PASS: "MIGRATE: every gate rule passed",
-    Overall.FAIL: "STAY: {n} gate rule(s) failed",
-    Overall.INFRASTRUCTURE: "CANNOT DECIDE: infrastructure failure or insufficient data",
-}
+def verdict_text(outcome: GateOutcome) -> str:
+    """The verdict in one phrase, e.g. ``MIGRATE to llama: ...``, ``INCONCLUSIVE: ...``."""
+    failed = sum(r.status is RuleStatus.FAIL for r in outcome.rules)
+    if outcome.overall is Overall.MIGRATE:
+        if outcome.chosen is None:
+            return "MIGRATE: every gate rule passed"
+        gap = next((r for r in outcome.rules if r.name == f"max_gap {outcome.chosen}"), None)
+        others = [n for n, o in outcome.candidates if o is Overall.MIGRATE and n != outcome.chosen]
+        text = f"MIGRATE to {outcome.chosen}: " + (
+            gap.reason.split(": ", 1)[0] + f" within max_gap {_f(gap.threshold)}"
+            if gap is not None
+            else "every rule about it passed"
+        )
+        return text + (f" (also passing: {', '.join(others)})" if others else "")
+    if outcome.overall is Overall.STAY:
+        if outcome.candidates and all(o is Overall.STAY for _n, o in outcome.candidates):
+            return f"STAY: {failed} gate rule(s) failed; no open model can take over"
+        return f"STAY: {failed} gate rule(s) failed"
+    if outcome.overall is Overall.INCONCLUSIVE:
+        margin = next((r.threshold for r in outcome.rules if r.name.startswith("max_gap")), None)
+        text = (
+            f"INCONCLUSIVE: no open model is shown within max_gap {_f(margin)}, and not every one beyond it"
+        )
+        return text + (f"; {outcome.advice}" if outcome.advice else "")
+    return "CANNOT DECIDE: infrastructure failure or insufficient data"
 
 
 def format_gate(outcome: GateOutcome) -> str:
@@ -304,8 +378,8 @@ def format_gate(outcome: GateOutcome) -> str:
     width = max((len(r.status.value) for r in outcome.rules), default=4)
     lines = [f"{r.status.value.upper():<{width}}  {r.name}: {r.reason}" for r in outcome.rules]
     lines += [f"note  {n}" for n in outcome.notes]
-    failed = sum(r.status is RuleStatus.FAIL for r in outcome.rules)
-    verdict = _VERDICT_TEXT[outcome.overall].format(n=failed)
+    if outcome.overall is Overall.INCONCLUSIVE and outcome.inconclusive == "pass":
+        lines.append("warning: the gate is inconclusive; gate.inconclusive is 'pass', so it exits 0")
     scorer = f" (scorer {outcome.scorer})" if outcome.scorer else ""
-    lines.append(f"verdict: {verdict}{scorer}; exit {int(gate_exit_code(outcome))}")
+    lines.append(f"verdict: {verdict_text(outcome)}{scorer}; exit {int(gate_exit_code(outcome))}")
     return "\n".join(lines)

@@ -57,6 +57,11 @@ class DatasetConfig(_Strict):
     required: list[str] = Field(
         default_factory=list, description="Fields every row must have (e.g. should_refuse)."
     )
+    types: dict[str, Literal["string", "number", "integer", "boolean", "object", "array"]] = Field(
+        default_factory=dict,
+        description="JSON type a field must have where present, e.g. {should_refuse: boolean}. "
+        "should_refuse is always checked as boolean.",
+    )
 
 
 class PromptConfig(_Strict):
@@ -137,14 +142,32 @@ class ScorerConfig(_Strict):
 
 
 class GateConfig(_Strict):
+    """The migration gate (docs/statistics.md): migrate, stay or inconclusive."""
+
     scorer: str | None = Field(default=None, description="Which scorer the rules read (default: the first).")
     max_gap: float | None = Field(
-        default=None, ge=0, le=1, description="Largest acceptable best-closed minus open score (fraction)."
+        default=None,
+        ge=0,
+        le=1,
+        description="Non-inferiority margin: migrate when the interval of best-closed minus an open model's "
+        "score lies at or below it, stay when it lies above (fraction).",
     )
     min_score: dict[Group, float] = Field(
-        default_factory=dict, description="Lowest acceptable score per group, e.g. {open: 0.7}."
+        default_factory=dict,
+        description="Lowest acceptable score per group, e.g. {open: 0.7}; an open model below it cannot take over.",
     )
     max_error_rate: float | None = Field(default=None, ge=0, le=1)
+    inconclusive: Literal["fail", "pass"] = Field(
+        default="fail",
+        description="When the data cannot decide (the gap interval contains max_gap): fail (exit 4) "
+        "or pass (exit 0 with a warning).",
+    )
+    confidence: float = Field(
+        default=0.95,
+        gt=0.5,
+        lt=1,
+        description="Confidence level of every interval in the report and the gate.",
+    )
 
 
 class Suite(_Strict):

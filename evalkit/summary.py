@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from evalkit.stats.intervals import MIN_RELIABLE_N
+
 __all__ = [
     "ALL",
     "GapSummary",
@@ -69,9 +71,16 @@ class ScoreStat:
     ci_low: float | None
     ci_high: float | None
     ci_method: str
-    """``wilson`` (0/1 scores), ``bootstrap`` or ``none`` (n = 0)."""
+    """``wilson`` (0/1 scores), ``bootstrap``, ``cluster bootstrap`` (epochs > 1), ``all equal`` or ``none`` (n = 0)."""
     missing: int = 0
     """Answered cells that carry no verdict from this scorer (not counted in n)."""
+    n_examples: int = 0
+    """Distinct examples among the n cells (n / epochs when every epoch counted)."""
+    flip_rate: float | None = None
+    """Share of the examples answered at least twice whose values differ across epochs
+    (:mod:`evalkit.stats.repeats`); ``None`` with one epoch."""
+    flip_examples: int = 0
+    """Examples answered at least twice (the flip rate's denominator)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +165,30 @@ class GapSummary:
     method: str
     discordant_closed_only: int | None
     discordant_open_only: int | None
+    n_examples: int = 0
+    """Examples the gap is averaged and resampled over (``n_pairs`` / epochs)."""
+    p_method: str | None = None
+    """``McNemar exact``, ``clustered McNemar`` or ``paired t-test``."""
+    p_holm: float | None = None
+    """``p_value`` Holm-adjusted over :attr:`holm_family` comparisons (``None`` where not corrected)."""
+    holm_family: int | None = None
+    """How many p-values the Holm correction covered (this scorer's best-closed rows: open models x slices)."""
+    sd_diff: float | None = None
+    """SD (ddof 0) of the per-example differences: the basis of the sample-size plan."""
+    all_equal: bool = False
+    """Every per-example difference was equal: the interval is the exact worst case, not a bootstrap."""
+    closed_errors: int = 0
+    """Failed requests of the closed model in this slice (counted as 0 or left out, by the error policy)."""
+    open_errors: int = 0
+
+    @property
+    def half_width(self) -> float | None:
+        return None if self.ci_low is None or self.ci_high is None else (self.ci_high - self.ci_low) / 2.0
+
+    @property
+    def reliable(self) -> bool:
+        """At least 30 examples; below that the interval is flagged unreliable."""
+        return self.n_examples >= MIN_RELIABLE_N
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +210,8 @@ class RunSummary:
     slices: list[ModelSummary]
     """One per model x tag slice (``name=value``) that has results."""
     gaps: list[GapSummary]
-    """Slice ``all`` first, then each tag slice; per scorer and open model."""
+    """Best closed minus each open model: slice ``all`` first, then each tag slice; per scorer
+    and open model. ``p_holm`` is Holm-corrected over each scorer's rows."""
     best_closed: str | None
     gap_note: str | None
     """Why there are no gaps, in plain words (no closed / no open model ran), else ``None``."""
@@ -185,6 +219,11 @@ class RunSummary:
     seed: int
     n_resamples: int
     confidence: float
+    gap_matrix: list[GapSummary] = field(default_factory=list)
+    """Every closed model minus every open model, per scorer and slice (uncorrected p-values):
+    the full matrix of gaps.json. :attr:`gaps` are its best-closed rows, Holm-corrected."""
+    epochs: int = 1
+    """The most epochs any example was answered in (run.json ``epochs``)."""
     scorer_metrics: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     """Model -> scorer key -> that scorer's metrics over the whole run (not per slice), from the
     answered cells with a verdict: see :mod:`evalkit.scorers.metrics` (confusion matrix, JSON

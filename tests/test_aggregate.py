@@ -45,6 +45,17 @@ def test_gap_is_closed_minus_open_on_shared_cells(tmp_path: Path) -> None:
     assert g.p_value == pytest.approx(0.5)
 
 
+def test_error_counts_are_shown_under_both_policies(tmp_path: Path) -> None:
+    rs = [res(f"s{i}", "gpt", 1.0) for i in range(6)]
+    rs += [res(f"s{i}", "llama", 1.0) for i in range(4)]
+    rs += [res("s4", "llama", error=ErrorKind.TIMEOUT), res("s5", "llama", error=ErrorKind.SERVER)]
+    for policy, pairs, gap in (("count_as_wrong", 6, 2 / 6), ("exclude", 4, 0.0)):
+        s = aggregate(write_run(tmp_path / policy, rs), error_policy=policy)
+        (g,) = s.gaps_for("exact_match")
+        assert (g.n_pairs, g.closed_errors, g.open_errors) == (pairs, 0, 2)
+        assert g.gap == pytest.approx(gap)
+
+
 def test_gap_negative_when_open_is_better(tmp_path: Path) -> None:
     rs = [res(f"s{i}", "gpt", 0.0) for i in range(3)] + [res(f"s{i}", "llama", 1.0) for i in range(3)]
     (g,) = aggregate(write_run(tmp_path / "run", rs)).gaps_for("exact_match")
@@ -202,7 +213,8 @@ def test_continuous_scorer_uses_bootstrap(tmp_path: Path) -> None:
     gpt = s.model("gpt")
     assert gpt is not None and gpt.scores["exact_match"].ci_method == "bootstrap"
     (g,) = s.gaps
-    assert g.p_value is None and "seed 3" in g.method and g.gap == pytest.approx(0.3625)
+    assert g.p_method == "paired t-test" and "seed 3" in g.method and g.gap == pytest.approx(0.3625)
+    assert g.discordant_closed_only is None
     assert aggregate(write_run(tmp_path / "run", rs), seed=3).gaps == s.gaps
 
 
@@ -399,3 +411,69 @@ def test_old_ledger_lines_without_meta_still_aggregate(tmp_path: Path) -> None:
     assert s.warnings == []
     m = s.scorer_metrics["llama"]["exact_match"]
     assert m["confusion"] == {"cat": {"cat": 1, "dog": 1}} and m["accuracy"] == 0.5
+
+
+# --- epochs, the closed x open matrix and Holm ------------------------------------------------
+
+
+def _epoch_run(tmp_path: Path) -> Path:
+    """4 examples x 3 epochs. gpt always passes; llama flips on s0 and s1, always passes s2, never s3."""
+    llama = {"s0": [1, 0, 1], "s1": [0, 0, 1], "s2": [1, 1, 1], "s3": [0, 0, 0]}
+    rs = []
+    for sid, vals in llama.items():
+        for e, v in enumerate(vals):
+            rs += [res(sid, "gpt", 1.0, epoch=e), res(sid, "llama", float(v), epoch=e)]
+    return write_run(tmp_path / "run", rs)
+
+
+def test_epochs_flip_rate_and_cluster_interval(tmp_path: Path) -> None:
+    s = aggregate(_epoch_run(tmp_path))
+    assert s.epochs == 3
+    llama, gpt = s.model("llama"), s.model("gpt")
+    assert llama is not None and gpt is not None
+    st = llama.scores["exact_match"]
+    assert (st.n, st.n_examples, st.flip_examples) == (12, 4, 4)
+    assert st.flip_rate == pytest.approx(0.5) and st.ci_method == "cluster bootstrap"
+    assert st.mean == pytest.approx((2 / 3 + 1 / 3 + 1 + 0) / 4)
+    assert gpt.scores["exact_match"].flip_rate == 0.0 and gpt.scores["exact_match"].ci_method == "all equal"
+    (g,) = s.gaps_for("exact_match")
+    assert (g.n_pairs, g.n_examples, g.p_method) == (12, 4, "clustered McNemar")
+    assert "cluster bootstrap over 4 examples" in g.method
+
+
+def test_matrix_has_every_closed_open_pair_and_holm_covers_the_best_rows(tmp_path: Path) -> None:
+    rs = []
+    for i in range(40):
+        tags = {"type": "a" if i < 20 else "b"}
+        rs += [
+            res(f"s{i}", "gpt", 1.0 if i < 36 else 0.0, tags=tags),
+            res(f"s{i}", "claude", 1.0 if i < 30 else 0.0, tags=tags),
+            res(f"s{i}", "llama", 1.0 if i % 5 else 0.0, tags=tags),
+            res(f"s{i}", "qwen", 1.0 if i < 20 else 0.0, tags=tags),
+        ]
+    models = [("gpt", "closed"), ("claude", "closed"), ("llama", "open"), ("qwen", "open")]
+    s = aggregate(write_run(tmp_path / "run", rs, models=models))
+    pairs = {(g.closed_model, g.open_model, g.slice) for g in s.gap_matrix}
+    assert len(s.gap_matrix) == 2 * 2 * 3 == len(pairs)
+    assert all(g.p_holm is None for g in s.gap_matrix)  # the matrix is uncorrected
+    assert s.best_closed == "gpt" and {g.closed_model for g in s.gaps} == {"gpt"}
+    assert len(s.gaps) == 2 * 3 and all(g.holm_family == 6 for g in s.gaps)
+    ps = sorted((g.p_value, g.p_holm) for g in s.gaps if g.p_value is not None)
+    assert ps[0][1] == pytest.approx(min(1.0, 6 * ps[0][0]))
+    assert all(adj is not None and adj >= p for p, adj in ps)
+    assert [g.slice for g in s.gaps] == ["all", "all", "type=a", "type=a", "type=b", "type=b"]
+
+
+def test_confidence_comes_from_the_gate(tmp_path: Path) -> None:
+    rs = [res(f"s{i}", m, float(i % 3 > 0)) for i in range(30) for m in ("gpt", "llama")]
+    run = write_run(tmp_path / "run", rs, gate={"scorer": "exact_match", "confidence": 0.8})
+    s80 = aggregate(run)
+    run95 = write_run(tmp_path / "run95", rs)
+    s95 = aggregate(run95)
+    assert s80.confidence == 0.8 and s95.confidence == 0.95
+    w80 = s80.models[0].scores["exact_match"]
+    w95 = s95.models[0].scores["exact_match"]
+    assert w80.ci_high is not None and w95.ci_high is not None and w80.ci_high < w95.ci_high
+    bad = write_run(tmp_path / "bad", rs, gate={"confidence": 1.5})
+    with pytest.raises(RunDirError, match="confidence"):
+        aggregate(bad)

@@ -65,7 +65,13 @@ def _basic_run(tmp_path: Path, **kw: object) -> Path:
 def test_writes_three_files_with_the_documented_columns(tmp_path: Path) -> None:
     run = _basic_run(tmp_path)
     paths = write_report(run)
-    assert [p.name for p in paths] == ["summary.csv", "gaps.csv", "scorer_metrics.json", "report.html"]
+    assert [p.name for p in paths] == [
+        "summary.csv",
+        "gaps.csv",
+        "gaps.json",
+        "scorer_metrics.json",
+        "report.html",
+    ]
     with (run / "summary.csv").open(encoding="utf-8") as f:
         assert next(csv.reader(f)) == SUMMARY_COLUMNS
     with (run / "gaps.csv").open(encoding="utf-8") as f:
@@ -78,12 +84,14 @@ def test_writes_three_files_with_the_documented_columns(tmp_path: Path) -> None:
         "4",
     )
     assert gap["p_value"] == "0.5" and gap["discordant_closed_only"] == "2" and "seed" in gap["method"]
+    assert (gap["p_holm"], gap["holm_family"], gap["p_method"]) == ("0.5", "1", "McNemar exact")
+    assert (gap["n_examples"], gap["reliable"], gap["open_errors"]) == ("4", "False", "0")
 
 
 def test_report_is_regenerated_identically(tmp_path: Path) -> None:
     run = _basic_run(tmp_path)
     write_report(run)
-    names = ("summary.csv", "gaps.csv", "scorer_metrics.json", "report.html")
+    names = ("summary.csv", "gaps.csv", "gaps.json", "scorer_metrics.json", "report.html")
     first = [(run / n).read_bytes() for n in names]
     write_report(run)
     assert [(run / n).read_bytes() for n in names] == first
@@ -401,3 +409,89 @@ def test_report_reads_old_ledger_lines_without_meta(tmp_path: Path) -> None:
         "n": 1,
         "class_counts": {"correct": 1},
     }
+
+
+# --- gaps.json, Holm, epochs and the gate's three outcomes in the report ---------------------
+
+
+def _two_by_two_run(tmp_path: Path, n: int = 60, **kw: Any) -> Path:
+    rs = []
+    for i in range(n):
+        for e in range(2):
+            tags = {"type": "a" if i % 2 else "b"}
+            rs += [
+                res(f"s{i}", "gpt", 1.0 if i % 10 else 0.0, epoch=e, tags=tags),
+                res(f"s{i}", "claude", 1.0 if i % 5 else 0.0, epoch=e, tags=tags),
+                res(f"s{i}", "llama", 1.0 if (i + e) % 4 else 0.0, epoch=e, tags=tags),
+                res(f"s{i}", "qwen", 1.0 if i % 3 else 0.0, epoch=e, tags=tags),
+            ]
+    models = [("gpt", "closed"), ("claude", "closed"), ("llama", "open"), ("qwen", "open")]
+    return write_run(tmp_path / "run", rs, models=models, **kw)
+
+
+def test_gaps_json_has_the_matrix_and_the_corrected_rows(tmp_path: Path) -> None:
+    run = _two_by_two_run(tmp_path, gate={"scorer": "exact_match", "max_gap": 0.05})
+    write_report(run)
+    doc = json.loads((run / "gaps.json").read_text(encoding="utf-8"))
+    assert doc["format"] == 1 and doc["best_closed"] == "gpt" and doc["epochs"] == 2
+    assert doc["task_hash"] == "t" * 64 and doc["dataset_sha256"] == "d" * 64 and doc["margin"] == 0.05
+    assert doc["statistics"]["n_resamples"] >= 10_000 and doc["statistics"]["seed"] is not None
+    assert len(doc["matrix"]) == 2 * 2 * 3  # closed x open x (all + 2 slices)
+    assert {(r["closed_model"], r["open_model"]) for r in doc["matrix"]} == {
+        ("gpt", "llama"),
+        ("gpt", "qwen"),
+        ("claude", "llama"),
+        ("claude", "qwen"),
+    }
+    assert all("p_holm" not in r for r in doc["matrix"])
+    best = doc["best_closed_vs_open"]
+    assert len(best) == 6 and all(r["holm_family"] == 6 and r["p_holm"] >= r["p_value"] for r in best)
+    assert all(
+        r["p_method"] == "clustered McNemar" and r["n_examples"] == 60 for r in best if r["slice"] == "all"
+    )
+    llama = next(r for r in best if r["open_model"] == "llama" and r["slice"] == "all")
+    assert llama["plan"]["margin"] == 0.05 and "with 60 examples the gap interval is" in llama["plan"]["text"]
+    assert doc["models"]["llama"]["flip_rates"]["exact_match"]["rate"] == pytest.approx(0.5)
+    assert doc["models"]["gpt"]["flip_rates"]["exact_match"]["rate"] == 0.0
+    # gaps.csv carries the same corrected p-values and the examples needed
+    rows = {(r["open_model"], r["slice"]): r for r in _rows(run / "gaps.csv")}
+    assert float(rows[("llama", "all")]["p_holm"]) == pytest.approx(llama["p_holm"])
+    assert rows[("llama", "all")]["n_needed"] == str(llama["plan"]["n_needed"] or "")
+
+
+def test_html_says_which_p_values_are_corrected_and_shows_flip_rates(tmp_path: Path) -> None:
+    run = _two_by_two_run(tmp_path, gate={"scorer": "exact_match", "max_gap": 0.05})
+    write_report(run)
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "p (Holm) is each p-value Holm-corrected over its scorer" in html
+    assert "6 for exact_match" in html and "p is uncorrected" in html
+    assert "flip rate" in html and "50.0%" in html
+    assert "cluster bootstrap" in html and "examples needed" in html
+    summary = {(r["model"], r["slice"]): r for r in _rows(run / "summary.csv")}
+    assert summary[("llama", "all")]["flip_rate"] == "0.5" and summary[("llama", "all")]["n_examples"] == "60"
+    assert summary[("llama", "all")]["ci_method"] == "cluster bootstrap"
+
+
+@pytest.mark.parametrize(
+    ("gate", "css", "text"),
+    [
+        ({"max_gap": 0.3}, "verdict pass", "MIGRATE to"),
+        ({"max_gap": 0.15}, "verdict inconclusive", "INCONCLUSIVE"),
+        ({"max_gap": 0.15, "inconclusive": "pass"}, "verdict inconclusive", "so it exits 0"),
+        ({"max_gap": 0.001}, "verdict fail", "no open model can take over"),
+        ({"min_score": {"open": 0.99}}, "verdict fail", "STAY"),
+    ],
+)
+def test_html_verdict_classes(tmp_path: Path, gate: dict[str, Any], css: str, text: str) -> None:
+    run = _two_by_two_run(tmp_path, gate={"scorer": "exact_match", **gate})
+    write_report(run)
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert f'class="{css}"' in html and text in html
+
+
+def test_small_runs_are_marked_unreliable(tmp_path: Path) -> None:
+    run = _basic_run(tmp_path)
+    write_report(run)
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "fewer than 30 examples: the interval is unreliable" in html
+    assert "4 †" in html

@@ -1,4 +1,4 @@
-"""evalkit.stats: Wilson, bootstrap, paired gap, McNemar — against known values and scipy."""
+"""evalkit.stats.intervals: Wilson, bootstrap, cluster bootstrap, the all-equal bound."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from scipy.stats import binomtest
 
 from evalkit.stats import (
     DEFAULT_RESAMPLES,
+    all_equal_bounds,
     bootstrap_interval,
-    mcnemar_exact_p,
+    cluster_means,
     mean_interval,
-    paired_gap,
     quantiles,
     wilson_interval,
+    z_value,
 )
 
 
@@ -55,19 +56,6 @@ def test_mean_interval_picks_method(values: list[float], method: str) -> None:
     assert mean_interval(values).method == method
 
 
-@pytest.mark.parametrize(
-    ("b", "c"), [(0, 0), (1, 0), (0, 5), (3, 3), (5, 2), (2, 9), (10, 25), (40, 41), (0, 30)]
-)
-def test_mcnemar_matches_scipy_binomtest(b: int, c: int) -> None:
-    expected = 1.0 if b + c == 0 else binomtest(b, b + c, 0.5, alternative="two-sided").pvalue
-    assert mcnemar_exact_p(b, c) == pytest.approx(expected, rel=1e-9, abs=1e-12)
-
-
-def test_mcnemar_rejects_negative() -> None:
-    with pytest.raises(ValueError):
-        mcnemar_exact_p(-1, 2)
-
-
 @pytest.mark.parametrize("size", [50, 300])  # 50 distinct-ish -> multinomial path; 300 -> index path
 def test_bootstrap_is_deterministic_with_seed(size: int) -> None:
     rng = np.random.default_rng(1)
@@ -100,59 +88,75 @@ def test_bootstrap_edge_cases(values: list[float], expected: tuple[float | None,
 
 
 @pytest.mark.parametrize(
-    ("closed", "open_", "gap", "closed_only", "open_only"),
-    [
-        ([1, 1, 1, 0], [0, 1, 0, 0], 0.5, 2, 0),  # closed better: positive
-        ([0, 1, 0, 0], [1, 1, 1, 0], -0.5, 0, 2),  # open better: negative
-        ([1, 0, 1, 0], [1, 0, 1, 0], 0.0, 0, 0),  # identical: no discordant pair
-    ],
-)
-def test_paired_gap_sign_and_mcnemar(
-    closed: list[int], open_: list[int], gap: float, closed_only: int, open_only: int
-) -> None:
-    g = paired_gap(closed, open_)
-    assert g.gap == pytest.approx(gap)
-    assert g.n_pairs == len(closed)
-    assert g.discordant_closed_only == closed_only and g.discordant_open_only == open_only
-    assert g.p_value == pytest.approx(mcnemar_exact_p(closed_only, open_only))
-    assert g.low is not None and g.high is not None and g.low <= gap <= g.high
-    assert (
-        "McNemar" in g.method and "seed" in g.method and g.n_resamples is not None and g.n_resamples >= 10_000
-    )
-
-
-def test_paired_gap_no_discordant_pairs() -> None:
-    g = paired_gap([1, 1, 0], [1, 1, 0])
-    assert (g.gap, g.low, g.high, g.p_value) == (0.0, 0.0, 0.0, 1.0)
-
-
-def test_paired_gap_n_zero_and_mismatch() -> None:
-    g = paired_gap([], [])
-    assert g.n_pairs == 0 and g.gap is None and g.p_value is None and g.method == "no paired cells"
-    with pytest.raises(ValueError):
-        paired_gap([1, 0], [1])
-
-
-def test_paired_gap_continuous_has_no_p_value_and_is_deterministic() -> None:
-    rng = np.random.default_rng(5)
-    c = rng.random(200)
-    o = c - 0.1 + rng.normal(0, 0.05, 200)
-    g1, g2 = paired_gap(c, o, seed=11), paired_gap(c, o, seed=11)
-    assert g1 == g2
-    assert g1.p_value is None and g1.discordant_closed_only is None
-    assert g1.gap == pytest.approx(float(np.mean(c - o)))
-    assert g1.low is not None and g1.high is not None and g1.low < 0.1 < g1.high
-
-
-def test_paired_bootstrap_keeps_pairing() -> None:
-    # Perfectly correlated pairs with a constant difference: the paired interval is a point.
-    c = np.linspace(0, 1, 101)
-    g = paired_gap(c, c - 0.05)
-    assert g.low == pytest.approx(0.05) and g.high == pytest.approx(0.05)
-
-
-@pytest.mark.parametrize(
     ("values", "expected"), [([], [None, None]), ([2.0], [2.0, 2.0]), ([1.0, 2.0, 3.0, 4.0, 5.0], [3.0, 4.8])]
 )
 def test_quantiles(values: list[float], expected: list[float | None]) -> None:
     assert quantiles(values, (0.5, 0.95)) == expected
+
+
+def test_z_value() -> None:
+    assert z_value(0.95) == pytest.approx(1.959964, abs=1e-6)
+    assert z_value(0.9) == pytest.approx(1.644854, abs=1e-6)
+    with pytest.raises(ValueError):
+        z_value(1.0)
+
+
+@pytest.mark.parametrize(
+    ("value", "n", "lower", "upper", "expected"),
+    [
+        # 0 of 50 differ: u = 1 - 0.025^(1/50) = 0.0711; both ends move by u (worst case: all to +1 or -1)
+        (0.0, 50, -1.0, 1.0, (-0.07112, 0.07112)),
+        (0.0, 400, -1.0, 1.0, (-0.00918, 0.00918)),
+        # all 30 pass: the lower end is the exact one-sided Clopper-Pearson bound 0.025^(1/30)
+        (1.0, 30, 0.0, 1.0, (0.025 ** (1 / 30), 1.0)),
+        (1.0, 20, -1.0, 1.0, (1 - 2 * (1 - 0.025 ** (1 / 20)), 1.0)),
+    ],
+)
+def test_all_equal_bounds(
+    value: float, n: int, lower: float, upper: float, expected: tuple[float, float]
+) -> None:
+    low, high = all_equal_bounds(value, n, 0.95, lower=lower, upper=upper)
+    assert (low, high) == pytest.approx(expected, abs=1e-5)
+    # Clopper-Pearson for 0 successes of n at 97.5 % one-sided equals u
+    u = 1 - 0.025 ** (1 / n)
+    assert binomtest(0, n).proportion_ci(0.95, method="exact").high == pytest.approx(u, rel=1e-6)
+
+
+def test_cluster_means_keep_first_appearance_order() -> None:
+    means, counts = cluster_means(np.array([1.0, 0.0, 1.0, 1.0, 0.0]), ["b", "a", "b", "c", "a"])
+    assert means.tolist() == [1.0, 0.0, 1.0] and counts.tolist() == [2, 2, 1]
+
+
+@pytest.mark.parametrize(
+    ("values", "clusters", "method", "estimate", "n_clusters"),
+    [
+        ([1, 0, 1, 1], None, "wilson", 0.75, None),
+        ([1, 0, 1, 1], ["a", "b", "c", "d"], "wilson", 0.75, None),  # no repeats: Wilson
+        ([1, 0, 1, 1, 0, 0], ["a", "a", "b", "b", "c", "c"], "cluster bootstrap", 0.5, 3),
+        ([1, 1, 1, 1], ["a", "a", "b", "b"], "all equal", 1.0, 2),
+        # unequal cluster sizes: the mean of the example means, not of the cells
+        ([1, 1, 1, 0], ["a", "a", "a", "b"], "cluster bootstrap", 0.5, 2),
+    ],
+)
+def test_mean_interval_with_clusters(
+    values: list[float], clusters: list[str] | None, method: str, estimate: float, n_clusters: int | None
+) -> None:
+    iv = mean_interval(values, clusters=clusters)
+    assert iv.method == method and iv.estimate == pytest.approx(estimate) and iv.n_clusters == n_clusters
+    assert iv.n == len(values)
+    assert iv.low is not None and iv.high is not None and iv.low <= estimate <= iv.high
+
+
+def test_cluster_bootstrap_is_wider_than_treating_epochs_as_independent() -> None:
+    # 200 examples x 5 epochs, each example either always passed or always failed:
+    # 1,000 cells carry the information of 200 examples.
+    rng = np.random.default_rng(4)
+    per_example = (rng.random(200) < 0.6).astype(float)
+    values = np.repeat(per_example, 5)
+    clusters = np.repeat(np.arange(200), 5)
+    naive = mean_interval(values)
+    clustered = mean_interval(values, clusters=clusters)
+    assert naive.low is not None and naive.high is not None
+    assert clustered.low is not None and clustered.high is not None
+    ratio = (clustered.high - clustered.low) / (naive.high - naive.low)
+    assert ratio == pytest.approx(np.sqrt(5), rel=0.1)

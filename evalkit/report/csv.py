@@ -9,10 +9,16 @@ group               ``closed`` / ``open`` (empty for a model not in run.json)
 scorer              scorer key
 slice               ``all`` or ``tag=value``
 n                   cells in the mean (errored cells included under ``count_as_wrong``)
-mean                mean score (empty when n = 0)
-ci_low, ci_high     95% interval: Wilson for 0/1 scores, percentile bootstrap otherwise
-errors              failed requests
+n_examples          distinct examples among those cells (n / epochs)
+mean                mean score (over examples, each example's epochs averaged; empty when n = 0)
+ci_low, ci_high     interval at the run's confidence (95 % unless ``gate.confidence``)
+ci_method           ``wilson`` (0/1 scores), ``bootstrap``, ``cluster bootstrap`` (epochs > 1,
+                    resampling examples), ``all equal`` (exact worst case) or ``none``
+errors              failed requests (shown whatever the error policy)
 error_rate          errors / requests (empty when there were no requests)
+flip_rate           epochs > 1: share of the examples answered twice or more whose verdict
+                    differs across epochs (empty with one epoch)
+flip_examples       examples answered twice or more
 input_tokens        sum of the known input token counts (empty when none is known)
 output_tokens       sum of the known output token counts (empty when none is known)
 cost_usd            total cost; **empty when any priced row's cost is unknown** (never 0)
@@ -32,13 +38,26 @@ scorer, slice           as above
 closed_model            the best closed model (highest mean on the gate scorer)
 open_model              the open model compared
 n_pairs                 cells (sample, epoch) both models have a value for
-closed_mean, open_mean  means over those pairs
+n_examples              examples among them: the unit the gap averages and resamples
+closed_mean, open_mean  means over those pairs (per example, epochs averaged)
 gap                     closed_mean - open_mean: positive means the open model scores lower
-ci_low, ci_high         95% paired bootstrap interval of the gap
-p_value                 McNemar exact test (0/1 scores only; empty otherwise)
+ci_low, ci_high         paired bootstrap interval of the gap (a cluster bootstrap over examples
+                        with epochs; the exact worst case when every difference is equal)
+half_width              (ci_high - ci_low) / 2
+p_value                 unadjusted: McNemar exact (0/1, one epoch), clustered McNemar (0/1,
+                        epochs), paired t-test (continuous)
+p_holm                  p_value Holm-corrected over this scorer's rows (every open model x slice)
+holm_family             how many p-values that correction covered
+p_method                which test gave p_value
 method                  how the interval/test were made, with the resample count and seed
 discordant_closed_only  0/1 scores: pairs only the closed model passed
 discordant_open_only    0/1 scores: pairs only the open model passed
+closed_errors           failed requests of the closed model in the slice (policy: count as 0 or
+open_errors             exclude; counted either way)
+reliable                false below 30 examples: the interval is unreliable
+n_needed                with ``gate.max_gap``: examples for the interval to just exclude it if
+                        the gap and discordance stay as observed (docs/statistics.md)
+n_needed_80             the same for an 80 % chance
 ======================  =====================================================================
 
 String cells that a spreadsheet would read as a formula (starting with ``=``, ``+``, ``-``,
@@ -54,11 +73,14 @@ from typing import Any
 import pandas as pd
 
 from evalkit.scorers.metrics import response_format_of
-from evalkit.summary import ModelSummary, RunSummary
+from evalkit.stats import SampleSizePlan, plan_sample_size
+from evalkit.summary import GapSummary, ModelSummary, RunSummary
 
 __all__ = [
     "GAPS_COLUMNS",
     "SUMMARY_COLUMNS",
+    "gap_plan",
+    "gap_row",
     "gaps_frame",
     "neutralise",
     "summary_frame",
@@ -73,11 +95,15 @@ SUMMARY_COLUMNS = [
     "scorer",
     "slice",
     "n",
+    "n_examples",
     "mean",
     "ci_low",
     "ci_high",
+    "ci_method",
     "errors",
     "error_rate",
+    "flip_rate",
+    "flip_examples",
     "input_tokens",
     "output_tokens",
     "cost_usd",
@@ -93,15 +119,25 @@ GAPS_COLUMNS = [
     "closed_model",
     "open_model",
     "n_pairs",
+    "n_examples",
     "closed_mean",
     "open_mean",
     "gap",
     "ci_low",
     "ci_high",
+    "half_width",
     "p_value",
+    "p_holm",
+    "holm_family",
+    "p_method",
     "method",
     "discordant_closed_only",
     "discordant_open_only",
+    "closed_errors",
+    "open_errors",
+    "reliable",
+    "n_needed",
+    "n_needed_80",
 ]
 _INT = {
     "n",
@@ -110,8 +146,15 @@ _INT = {
     "output_tokens",
     "cost_known_rows",
     "n_pairs",
+    "n_examples",
+    "flip_examples",
+    "holm_family",
     "discordant_closed_only",
     "discordant_open_only",
+    "closed_errors",
+    "open_errors",
+    "n_needed",
+    "n_needed_80",
 }
 _FLOAT = {
     "mean",
@@ -124,7 +167,10 @@ _FLOAT = {
     "closed_mean",
     "open_mean",
     "gap",
+    "half_width",
+    "flip_rate",
     "p_value",
+    "p_holm",
 }
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -154,11 +200,15 @@ def _summary_rows(summary: RunSummary, m: ModelSummary) -> list[dict[str, Any]]:
                 "scorer": scorer,
                 "slice": m.slice,
                 "n": s.n,
+                "n_examples": s.n_examples,
                 "mean": _round(s.mean),
                 "ci_low": _round(s.ci_low),
                 "ci_high": _round(s.ci_high),
+                "ci_method": s.ci_method,
                 "errors": u.errors,
                 "error_rate": _round(u.error_rate),
+                "flip_rate": _round(s.flip_rate),
+                "flip_examples": s.flip_examples,
                 "input_tokens": u.input_tokens if u.input_tokens_known_rows else None,
                 "output_tokens": u.output_tokens if u.output_tokens_known_rows else None,
                 "cost_usd": round(u.cost_usd, 10) if u.cost_known and u.cost_rows > 0 else None,
@@ -191,26 +241,54 @@ def summary_frame(summary: RunSummary) -> pd.DataFrame:
     return _frame(rows, SUMMARY_COLUMNS)
 
 
-def gaps_frame(summary: RunSummary) -> pd.DataFrame:
-    rows = [
-        {
-            "scorer": g.scorer,
-            "slice": g.slice,
-            "closed_model": g.closed_model,
-            "open_model": g.open_model,
-            "n_pairs": g.n_pairs,
-            "closed_mean": _round(g.closed_mean),
-            "open_mean": _round(g.open_mean),
-            "gap": _round(g.gap),
-            "ci_low": _round(g.ci_low),
-            "ci_high": _round(g.ci_high),
-            "p_value": g.p_value,
-            "method": g.method,
-            "discordant_closed_only": g.discordant_closed_only,
-            "discordant_open_only": g.discordant_open_only,
-        }
-        for g in summary.gaps
-    ]
+def gap_plan(g: GapSummary, margin: float | None, confidence: float) -> SampleSizePlan | None:
+    """The sample-size plan of a gap against the gate's margin (``None`` without margin or data)."""
+    if margin is None or g.gap is None or g.n_examples == 0:
+        return None
+    return plan_sample_size(
+        n_examples=g.n_examples,
+        gap=g.gap,
+        sd_diff=g.sd_diff or 0.0,
+        low=g.ci_low,
+        high=g.ci_high,
+        margin=margin,
+        confidence=confidence,
+    )
+
+
+def gap_row(g: GapSummary, margin: float | None, confidence: float) -> dict[str, Any]:
+    """One gap as a flat dict (the gaps.csv columns; gaps.json adds a few)."""
+    plan = gap_plan(g, margin, confidence)
+    return {
+        "scorer": g.scorer,
+        "slice": g.slice,
+        "closed_model": g.closed_model,
+        "open_model": g.open_model,
+        "n_pairs": g.n_pairs,
+        "n_examples": g.n_examples,
+        "closed_mean": _round(g.closed_mean),
+        "open_mean": _round(g.open_mean),
+        "gap": _round(g.gap),
+        "ci_low": _round(g.ci_low),
+        "ci_high": _round(g.ci_high),
+        "half_width": _round(g.half_width),
+        "p_value": g.p_value,
+        "p_holm": g.p_holm,
+        "holm_family": g.holm_family,
+        "p_method": g.p_method,
+        "method": g.method,
+        "discordant_closed_only": g.discordant_closed_only,
+        "discordant_open_only": g.discordant_open_only,
+        "closed_errors": g.closed_errors,
+        "open_errors": g.open_errors,
+        "reliable": g.reliable,
+        "n_needed": plan.needed if plan and not plan.decided else None,
+        "n_needed_80": plan.needed_power if plan and not plan.decided else None,
+    }
+
+
+def gaps_frame(summary: RunSummary, margin: float | None = None) -> pd.DataFrame:
+    rows = [gap_row(g, margin, summary.confidence) for g in summary.gaps]
     return _frame(rows, GAPS_COLUMNS)
 
 
@@ -225,5 +303,5 @@ def write_summary_csv(summary: RunSummary, path: str | Path) -> Path:
     return _write(summary_frame(summary), Path(path))
 
 
-def write_gaps_csv(summary: RunSummary, path: str | Path) -> Path:
-    return _write(gaps_frame(summary), Path(path))
+def write_gaps_csv(summary: RunSummary, path: str | Path, margin: float | None = None) -> Path:
+    return _write(gaps_frame(summary, margin), Path(path))

@@ -17,8 +17,10 @@ from typing import Any
 import jinja2
 
 from evalkit.gate import GateOutcome, Overall, format_gate, gate_exit_code
+from evalkit.report.csv import gap_plan
 from evalkit.report.examples import Example
 from evalkit.report.scorer_views import scorer_sections, structured_output_lines
+from evalkit.stats import MIN_RELIABLE_N
 from evalkit.summary import ALL, GapSummary, ModelSummary, RunSummary, UsageStat
 
 __all__ = [
@@ -109,10 +111,38 @@ def _svg_bar(g: GapSummary, scale: float, threshold: float | None) -> dict[str, 
     return bar
 
 
-def _gap_rows(gaps: Sequence[GapSummary], threshold: float | None) -> list[dict[str, Any]]:
+def _gap_rows(gaps: Sequence[GapSummary], threshold: float | None, confidence: float) -> list[dict[str, Any]]:
     bounds = [abs(v) for g in gaps for v in (g.gap, g.ci_low, g.ci_high) if v is not None]
     scale = min(1.0, max([0.05, *bounds, threshold or 0.0]) * 1.1)
-    return [{"g": g, "bar": _svg_bar(g, scale, threshold)} for g in gaps]
+    rows = []
+    for g in gaps:
+        plan = gap_plan(g, threshold, confidence)
+        rows.append({"g": g, "bar": _svg_bar(g, scale, threshold), "plan": plan.text() if plan else None})
+    return rows
+
+
+_GATE_CLASS = {
+    Overall.MIGRATE: "pass",
+    Overall.STAY: "fail",
+    Overall.INCONCLUSIVE: "inconclusive",
+    Overall.INFRASTRUCTURE: "infra",
+}
+
+
+def _holm_note(summary: RunSummary) -> str | None:
+    """Which p-values were corrected, in words (None when no gap has a p-value)."""
+    families: dict[str, int] = {}
+    for g in summary.gaps:
+        if g.holm_family:
+            families[g.scorer] = g.holm_family
+    if not families:
+        return None
+    parts = ", ".join(f"{n} for {sc}" for sc, n in families.items())
+    return (
+        "p (Holm) is each p-value Holm-corrected over its scorer's comparisons in this table and the "
+        f"slices below (every open model x every slice: {parts}); p is uncorrected. "
+        "The full closed x open matrix in gaps.json carries uncorrected p-values only."
+    )
 
 
 def _manifest_view(manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -189,12 +219,11 @@ def render_html(
             gate=gate,
             gate_text=format_gate(gate) if gate else None,
             gate_exit=int(gate_exit_code(gate)) if gate else None,
-            gate_class={Overall.PASS: "pass", Overall.FAIL: "fail", Overall.INFRASTRUCTURE: "infra"}.get(
-                gate.overall, "infra"
-            )
-            if gate
-            else "infra",
-            gaps=_gap_rows(all_gaps, max_gap),
+            gate_class=_GATE_CLASS.get(gate.overall, "infra") if gate else "infra",
+            gaps=_gap_rows(all_gaps, max_gap, summary.confidence),
+            holm_note=_holm_note(summary),
+            conf_pct=f"{summary.confidence * 100:g}%",
+            min_reliable=MIN_RELIABLE_N,
             slice_models=slice_models,
             slice_gaps={
                 sl: [g for g in summary.gaps if g.slice == sl and g.scorer == summary.gate_scorer]

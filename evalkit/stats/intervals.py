@@ -1,13 +1,15 @@
-"""Intervals and paired tests: the numbers behind every score and gap in a report.
+"""Intervals for one model's mean: the numbers behind every score in a report.
 
 * :func:`wilson_interval` — the Wilson score interval for a pass/fail (0/1) mean. Unlike the
   normal approximation it stays inside [0, 1] and behaves at 0/n and n/n.
 * :func:`bootstrap_interval` — a percentile bootstrap interval for the mean of continuous
   scores, vectorised with numpy and reproducible from its recorded seed.
-* :func:`mean_interval` — picks one of the two: Wilson when every value is 0 or 1.
-* :func:`paired_gap` — closed minus open on the same cells: the mean of the paired
-  differences, a paired bootstrap interval (resampling cells, so the pairing is kept) and, for
-  0/1 scores, McNemar's exact test (:func:`mcnemar_exact_p`) on the discordant pairs.
+* :func:`mean_interval` — picks one: Wilson when every value is 0 or 1 and each example has one
+  value; with repeats (``epochs > 1``) a *cluster* bootstrap over examples (each example's values
+  averaged first), because the k answers to one example are not k independent observations.
+* :func:`all_equal_bounds` — what to report when every value is the same (a bootstrap would
+  collapse to a point): the exact worst case given that the share of examples that could differ
+  is at most ``1 - (alpha/2)^(1/n)`` (the one-sided Clopper-Pearson bound for 0 of n).
 
 Every function accepts n = 0 and returns ``None`` estimates rather than raising or NaN.
 """
@@ -26,16 +28,20 @@ __all__ = [
     "DEFAULT_CONFIDENCE",
     "DEFAULT_RESAMPLES",
     "DEFAULT_SEED",
+    "MIN_RELIABLE_N",
+    "FloatArray",
     "Interval",
-    "PairedGap",
+    "all_equal_bounds",
+    "as_array",
     "bootstrap_interval",
     "bootstrap_means",
+    "cluster_means",
     "is_binary",
-    "mcnemar_exact_p",
     "mean_interval",
-    "paired_gap",
+    "percentile_interval",
     "quantiles",
     "wilson_interval",
+    "z_value",
 ]
 
 DEFAULT_SEED = 20261122
@@ -43,6 +49,8 @@ DEFAULT_SEED = 20261122
 DEFAULT_RESAMPLES = 10_000
 """Bootstrap resamples (at least 10,000 for the paired gap)."""
 DEFAULT_CONFIDENCE = 0.95
+MIN_RELIABLE_N = 30
+"""Below this many examples an interval is flagged unreliable (report and gate say so)."""
 
 _MAX_UNIQUE_FOR_MULTINOMIAL = 64
 _CHUNK_ELEMENTS = 1_000_000  # resamples x n indices drawn at once in the general bootstrap (~4 MB)
@@ -55,41 +63,21 @@ class Interval:
     """A mean with its confidence interval."""
 
     estimate: float | None
-    """The mean; ``None`` when n = 0."""
+    """The mean (over examples, each example's epochs averaged first); ``None`` when n = 0."""
     low: float | None
     high: float | None
     n: int
+    """Values (cells) counted."""
     method: str
-    """``wilson``, ``bootstrap`` or ``none`` (n = 0)."""
+    """``wilson``, ``bootstrap``, ``cluster bootstrap``, ``all equal`` or ``none`` (n = 0)."""
     seed: int | None = None
     """The bootstrap seed, when the method used one."""
     n_resamples: int | None = None
+    n_clusters: int | None = None
+    """Examples (clusters of epochs) when the values were clustered."""
 
 
-@dataclass(frozen=True, slots=True)
-class PairedGap:
-    """Closed minus open over the cells both have a value for."""
-
-    n_pairs: int
-    closed_mean: float | None
-    open_mean: float | None
-    gap: float | None
-    """Mean of (closed - open); positive means the closed model scored higher."""
-    low: float | None
-    high: float | None
-    p_value: float | None
-    """McNemar's exact p-value for 0/1 scores; ``None`` for continuous scores or n = 0."""
-    method: str
-    """Human-readable description, including the resample count and seed."""
-    discordant_closed_only: int | None
-    """0/1 scores: cells the closed model passed and the open model failed."""
-    discordant_open_only: int | None
-    """0/1 scores: cells the open model passed and the closed model failed."""
-    seed: int | None = None
-    n_resamples: int | None = None
-
-
-def _as_array(values: Iterable[float] | FloatArray) -> FloatArray:
+def as_array(values: Iterable[float] | FloatArray) -> FloatArray:
     return np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=np.float64)
 
 
@@ -98,7 +86,8 @@ def is_binary(values: FloatArray) -> bool:
     return bool(np.all((values == 0.0) | (values == 1.0)))
 
 
-def _z(confidence: float) -> float:
+def z_value(confidence: float) -> float:
+    """The two-sided normal quantile z_{1-alpha/2} (1.96 at 95 %)."""
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
     return float(_sp.norm.ppf(1.0 - (1.0 - confidence) / 2.0))
@@ -110,7 +99,7 @@ def wilson_interval(successes: float, n: int, confidence: float = DEFAULT_CONFID
         return Interval(None, None, None, 0, "none")
     if not 0 <= successes <= n:
         raise ValueError(f"successes must be between 0 and n={n}, got {successes}")
-    z = _z(confidence)
+    z = z_value(confidence)
     p = successes / n
     z2n = z * z / n
     denom = 1.0 + z2n
@@ -128,9 +117,9 @@ def wilson_interval(successes: float, n: int, confidence: float = DEFAULT_CONFID
 def bootstrap_means(values: FloatArray, n_resamples: int, rng: np.random.Generator) -> FloatArray:
     """Means of ``n_resamples`` resamples (with replacement) of ``values``, vectorised.
 
-    Few distinct values (0/1 scores, paired differences in {-1, 0, 1}) are resampled exactly
-    through multinomial counts, in O(n_resamples); otherwise indices are drawn in chunks so the
-    memory stays bounded whatever n is.
+    Few distinct values (0/1 scores, paired differences in {-1, 0, 1}, per-example means over k
+    epochs) are resampled exactly through multinomial counts, in O(n_resamples); otherwise
+    indices are drawn in chunks so the memory stays bounded whatever n is.
     """
     n = values.size
     uniq, counts = np.unique(values, return_counts=True)
@@ -146,10 +135,39 @@ def bootstrap_means(values: FloatArray, n_resamples: int, rng: np.random.Generat
     return out
 
 
-def _percentiles(means: FloatArray, confidence: float) -> tuple[float, float]:
+def percentile_interval(means: FloatArray, confidence: float) -> tuple[float, float]:
+    """The (alpha/2, 1 - alpha/2) percentiles of bootstrap means."""
     alpha = 1.0 - confidence
     lo, hi = np.quantile(means, [alpha / 2.0, 1.0 - alpha / 2.0])
     return float(lo), float(hi)
+
+
+def all_equal_bounds(
+    value: float, n: int, confidence: float, *, lower: float, upper: float
+) -> tuple[float, float]:
+    """Interval for a mean when all ``n`` observed values equal ``value`` and values lie in [lower, upper].
+
+    A bootstrap gives the point ``[value, value]``, which claims a certainty the data cannot
+    give (no discordant pair among 50 examples does not prove the gap is 0). Instead: the share
+    of the population that differs from ``value`` is at most ``u = 1 - (alpha/2)^(1/n)`` (exact
+    one-sided bound for 0 of n), and the worst case puts all of it at the far end of the range:
+    ``[value - u (value - lower), value + u (upper - value)]``.
+    """
+    if n <= 0:
+        raise ValueError("n must be positive")
+    alpha = 1.0 - confidence
+    u = 1.0 - (alpha / 2.0) ** (1.0 / n)
+    return value - u * (value - lower), value + u * (upper - value)
+
+
+def cluster_means(values: FloatArray, clusters: npt.ArrayLike) -> tuple[FloatArray, npt.NDArray[np.int64]]:
+    """Per-cluster means of ``values`` and the cluster sizes, clusters in order of first appearance."""
+    keys = np.asarray(clusters)
+    _uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    counts = np.bincount(inverse)
+    sums = np.bincount(inverse, weights=values)
+    order = np.argsort(first, kind="stable")
+    return np.asarray(sums[order] / counts[order], dtype=np.float64), counts[order].astype(np.int64)
 
 
 def bootstrap_interval(
@@ -160,101 +178,64 @@ def bootstrap_interval(
     seed: int = DEFAULT_SEED,
 ) -> Interval:
     """Percentile bootstrap interval for the mean of ``values`` (same seed, same interval)."""
-    arr = _as_array(values)
-    _z(confidence)
+    arr = as_array(values)
+    z_value(confidence)
     if arr.size == 0:
         return Interval(None, None, None, 0, "none")
     mean = float(arr.mean())
     if np.all(arr == arr[0]):
         return Interval(mean, mean, mean, int(arr.size), "bootstrap", seed, n_resamples)
     means = bootstrap_means(arr, n_resamples, np.random.default_rng(seed))
-    low, high = _percentiles(means, confidence)
+    low, high = percentile_interval(means, confidence)
     return Interval(mean, low, high, int(arr.size), "bootstrap", seed, n_resamples)
 
 
 def mean_interval(
     values: Iterable[float] | FloatArray,
     *,
+    clusters: npt.ArrayLike | None = None,
     confidence: float = DEFAULT_CONFIDENCE,
     n_resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
 ) -> Interval:
-    """Wilson for 0/1 values, a bootstrap interval otherwise."""
-    arr = _as_array(values)
+    """Wilson for 0/1 values, a bootstrap interval otherwise; a cluster bootstrap when ``clusters``
+    (one id per value, e.g. the sample id) repeats, i.e. when examples were asked several times."""
+    arr = as_array(values)
     if arr.size == 0:
         return Interval(None, None, None, 0, "none")
+    if clusters is not None:
+        means, counts = cluster_means(arr, clusters)
+        if means.size != arr.size:
+            return _cluster_interval(arr, means, counts, confidence, n_resamples, seed)
     if is_binary(arr):
         return wilson_interval(float(arr.sum()), int(arr.size), confidence)
     return bootstrap_interval(arr, confidence=confidence, n_resamples=n_resamples, seed=seed)
 
 
-def mcnemar_exact_p(closed_only: int, open_only: int) -> float:
-    """Two-sided exact McNemar p-value: a binomial test of the discordant pairs against 1/2.
-
-    ``closed_only`` / ``open_only`` are the pairs only the closed / only the open model passed.
-    With no discordant pair there is no evidence of a difference: p = 1.
-    """
-    if closed_only < 0 or open_only < 0:
-        raise ValueError("discordant counts must be non-negative")
-    n = closed_only + open_only
-    if n == 0:
-        return 1.0
-    k = min(closed_only, open_only)
-    return float(min(1.0, 2.0 * _sp.binom.cdf(k, n, 0.5)))
-
-
-def paired_gap(
-    closed: Iterable[float] | FloatArray,
-    open_: Iterable[float] | FloatArray,
-    *,
-    confidence: float = DEFAULT_CONFIDENCE,
-    n_resamples: int = DEFAULT_RESAMPLES,
-    seed: int = DEFAULT_SEED,
-) -> PairedGap:
-    """Closed minus open on paired cells (``closed[i]`` and ``open_[i]`` are the same sample and epoch)."""
-    c, o = _as_array(closed), _as_array(open_)
-    if c.shape != o.shape:
-        raise ValueError(f"paired values must have the same length ({c.size} != {o.size})")
-    _z(confidence)
-    n = int(c.size)
-    if n == 0:
-        return PairedGap(0, None, None, None, None, None, None, "no paired cells", None, None)
-    diffs = c - o
-    gap = float(diffs.mean())
-    boot = f"paired bootstrap, {n_resamples} resamples, seed {seed}"
-    if np.all(diffs == diffs[0]):
-        low = high = gap
-    else:
-        low, high = _percentiles(bootstrap_means(diffs, n_resamples, np.random.default_rng(seed)), confidence)
-    p: float | None = None
-    closed_only: int | None = None
-    open_only: int | None = None
-    if is_binary(c) and is_binary(o):
-        closed_only = int(np.sum((c == 1.0) & (o == 0.0)))
-        open_only = int(np.sum((c == 0.0) & (o == 1.0)))
-        p = mcnemar_exact_p(closed_only, open_only)
-        method = f"{boot}; McNemar exact"
-    else:
-        method = boot
-    return PairedGap(
-        n,
-        float(c.mean()),
-        float(o.mean()),
-        gap,
-        low,
-        high,
-        p,
-        method,
-        closed_only,
-        open_only,
-        seed,
-        n_resamples,
-    )
+def _cluster_interval(
+    arr: FloatArray,
+    means: FloatArray,
+    counts: npt.NDArray[np.int64],
+    confidence: float,
+    n_resamples: int,
+    seed: int,
+) -> Interval:
+    k = int(means.size)
+    est = float(means.mean())
+    if np.all(means == means[0]):
+        if 0.0 <= est <= 1.0:
+            low, high = all_equal_bounds(est, k, confidence, lower=0.0, upper=1.0)
+        else:
+            low = high = est
+        return Interval(est, low, high, int(arr.size), "all equal", None, None, k)
+    boot = bootstrap_means(means, n_resamples, np.random.default_rng(seed))
+    low, high = percentile_interval(boot, confidence)
+    return Interval(est, low, high, int(counts.sum()), "cluster bootstrap", seed, n_resamples, k)
 
 
 def quantiles(values: Iterable[float] | FloatArray, qs: Iterable[float]) -> list[float | None]:
     """Linear-interpolated quantiles (``qs`` in [0, 1]); ``None`` each when there are no values."""
-    arr = _as_array(values)
+    arr = as_array(values)
     q = list(qs)
     if arr.size == 0:
         return [None] * len(q)

@@ -1,0 +1,330 @@
+"""``evalkit compare RUN_DIR...``: one row per task across several suites' runs.
+
+Each task (a suite name) gets: the best closed model and its score, the best open model and its
+score, the paired gap with its interval, the p-value Holm-corrected across the tasks of the table,
+and the gate's verdict (migrate / stay / inconclusive / cannot decide) from that task's own gate.
+
+Several runs of the *same* task are combined into one (e.g. the closed models ran yesterday, the
+open ones today): their models are pooled and paired on ``(sample_id, epoch)``. That is only
+meaningful when they ran the same examples through the same task, so the runs must agree on
+run.json ``dataset.sha256`` and ``suite.task_hash`` (the suite without its models, defaults and
+gate); otherwise :func:`load_tasks` refuses with one line naming the folders and what differs
+(exit 2). A model present in several runs of a task is taken from the newest run (by
+``started_at``); the gate is the newest run's. Runs of different suites combine freely.
+
+The best open model is the one the gate migrates to when it migrates, else the open model with
+the highest mean on the gate scorer.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from evalkit.aggregate import Aggregator
+from evalkit.errors import RunDirError
+from evalkit.gate import (
+    GateOutcome,
+    Overall,
+    evaluate_gate,
+    gate_config_from_manifest,
+    gate_exit_code,
+    verdict_text,
+)
+from evalkit.ledger import iter_results, read_manifest
+from evalkit.report.csv import neutralise
+from evalkit.stats import holm
+from evalkit.summary import ALL, RunSummary
+
+__all__ = [
+    "COMPARE_COLUMNS",
+    "CompareRow",
+    "CompareTable",
+    "compare_runs",
+    "format_table",
+    "load_tasks",
+    "to_markdown",
+    "write_compare",
+]
+
+COMPARE_COLUMNS = [
+    "task",
+    "runs",
+    "scorer",
+    "closed_model",
+    "closed_score",
+    "open_model",
+    "open_score",
+    "gap",
+    "ci_low",
+    "ci_high",
+    "n_examples",
+    "p_value",
+    "p_holm",
+    "p_method",
+    "verdict",
+    "exit_code",
+    "reason",
+]
+
+Run = tuple[Path, dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class CompareRow:
+    task: str
+    runs: tuple[str, ...]
+    scorer: str | None
+    closed_model: str | None
+    closed_score: float | None
+    open_model: str | None
+    open_score: float | None
+    gap: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n_examples: int
+    p_value: float | None
+    p_holm: float | None
+    p_method: str | None
+    verdict: str
+    """``migrate``, ``stay``, ``inconclusive`` or ``cannot decide``."""
+    exit_code: int
+    """What ``evalkit gate`` would exit with for this task."""
+    reason: str
+    """The gate's verdict line."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompareTable:
+    rows: list[CompareRow]
+    notes: list[str]
+    confidence: float
+
+    @property
+    def holm_family(self) -> int:
+        return sum(r.p_value is not None for r in self.rows)
+
+
+def _task_name(manifest: Mapping[str, Any]) -> str:
+    suite = manifest.get("suite") or {}
+    name = suite.get("name") or (manifest.get("suite_config") or {}).get("name")
+    return str(name) if name else "(unnamed)"
+
+
+def _fingerprint(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "dataset sha256": (manifest.get("dataset") or {}).get("sha256"),
+        "suite task_hash": (manifest.get("suite") or {}).get("task_hash"),
+    }
+
+
+def _short(v: Any) -> str:
+    return "missing" if v is None else str(v)[:12]
+
+
+def load_tasks(run_dirs: Sequence[str | Path]) -> dict[str, list[Run]]:
+    """Read each folder's run.json, group them by task and refuse incomparable runs of one task."""
+    tasks: dict[str, list[Run]] = {}
+    seen: set[Path] = set()
+    for d in run_dirs:
+        path = Path(d)
+        key = path.resolve()
+        if key in seen:
+            continue
+        seen.add(key)
+        manifest = read_manifest(path)
+        tasks.setdefault(_task_name(manifest), []).append((path, manifest))
+    for task, runs in tasks.items():
+        first_path, first = runs[0]
+        want = _fingerprint(first)
+        for path, manifest in runs[1:]:
+            got = _fingerprint(manifest)
+            differ = [k for k in want if want[k] is None or got[k] is None or want[k] != got[k]]
+            if differ:
+                what = "; ".join(f"{k} {_short(want[k])} vs {_short(got[k])}" for k in differ)
+                raise RunDirError(
+                    f"cannot combine runs of task {task!r}: {first_path} and {path} are not comparable "
+                    f"(different {what})"
+                )
+    return tasks
+
+
+def _started(run: Run) -> tuple[str, str]:
+    m = run[1]
+    return (str(m.get("started_at") or ""), str(m.get("run_id") or ""))
+
+
+def _merge(runs: list[Run], notes: list[str]) -> tuple[RunSummary, GateOutcome]:
+    """Pool the runs of one task (newest first owns a model) into a summary and its gate."""
+    ordered = sorted(runs, key=_started, reverse=True)
+    newest_path, newest = ordered[0]
+    merged = copy.deepcopy(newest)
+    owner: dict[str, Path] = {}
+    models: list[dict[str, Any]] = []
+    for path, manifest in ordered:
+        for m in manifest.get("models") or []:
+            name = m.get("name")
+            if name in owner:
+                if len(runs) > 1 and path != owner[name]:
+                    notes.append(
+                        f"{_task_name(newest)}: {name} from {owner[name]} (newest); left out of {path}"
+                    )
+                continue
+            owner[name] = path
+            models.append(m)
+    merged["models"] = models
+    statuses = [str(m.get("status") or "unknown") for _p, m in ordered]
+    merged["status"] = next((st for st in statuses if st != "finished"), "finished")
+    if len(runs) > 1 and any((m.get("gate") or {}) != (newest.get("gate") or {}) for _p, m in ordered):
+        notes.append(
+            f"{_task_name(newest)}: the runs' gates differ; the newest run's gate ({newest_path}) is used"
+        )
+    agg = Aggregator(merged)
+    warnings: list[str] = []
+    for path, _manifest in ordered:
+        for r in iter_results(path, warnings):
+            if owner.get(r.model, path) == path:
+                owner.setdefault(r.model, path)  # a model only in a ledger: its first run owns it
+                agg.add(r)
+    summary = agg.finish(warnings)
+    return summary, evaluate_gate(summary, gate_config_from_manifest(merged))
+
+
+def _row(task: str, runs: list[Run], summary: RunSummary, gate: GateOutcome) -> CompareRow:
+    scorer = gate.scorer or summary.gate_scorer
+    best = summary.model(summary.best_closed) if summary.best_closed else None
+    opens = [
+        m
+        for m in summary.models_in("open")
+        if scorer is not None and scorer in m.scores and m.scores[scorer].n > 0
+    ]
+    open_name = gate.chosen
+    if open_name is None and opens and scorer is not None:
+        open_name = max(opens, key=lambda m: m.scores[scorer].mean or 0.0).name
+    open_ms = summary.model(open_name) if open_name else None
+    gap = next(
+        (g for g in summary.gaps_for(scorer, ALL) if g.open_model == open_name) if scorer else iter(()),
+        None,
+    )
+    verdict = "cannot decide" if gate.overall is Overall.INFRASTRUCTURE else gate.overall.value
+    return CompareRow(
+        task=task,
+        runs=tuple(str(p) for p, _m in runs),
+        scorer=scorer,
+        closed_model=summary.best_closed,
+        closed_score=best.scores[scorer].mean if best and scorer in best.scores else None,
+        open_model=open_name,
+        open_score=open_ms.scores[scorer].mean if open_ms and scorer and scorer in open_ms.scores else None,
+        gap=gap.gap if gap else None,
+        ci_low=gap.ci_low if gap else None,
+        ci_high=gap.ci_high if gap else None,
+        n_examples=gap.n_examples if gap else 0,
+        p_value=gap.p_value if gap else None,
+        p_holm=None,
+        p_method=gap.p_method if gap else None,
+        verdict=verdict,
+        exit_code=int(gate_exit_code(gate)),
+        reason=verdict_text(gate),
+    )
+
+
+def compare_runs(run_dirs: Sequence[str | Path]) -> CompareTable:
+    """The cross-task table of ``run_dirs`` (:class:`RunDirError` when runs cannot be combined)."""
+    if not run_dirs:
+        raise RunDirError("compare: give at least one run folder")
+    tasks = load_tasks(run_dirs)
+    notes: list[str] = []
+    rows: list[CompareRow] = []
+    confidence = 0.95
+    for task, runs in tasks.items():
+        summary, gate = _merge(runs, notes)
+        confidence = summary.confidence
+        rows.append(_row(task, runs, summary, gate))
+    adjusted = holm([r.p_value for r in rows])
+    rows = [_with_holm(r, p) for r, p in zip(rows, adjusted, strict=True)]
+    return CompareTable(rows, notes, confidence)
+
+
+def _with_holm(row: CompareRow, p: float | None) -> CompareRow:
+    return replace(row, p_holm=p)
+
+
+def _f(x: float | None, digits: int = 3) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def _cells(r: CompareRow) -> list[str]:
+    ci = f"[{_f(r.ci_low)}, {_f(r.ci_high)}]" if r.ci_low is not None else "—"
+    return [
+        r.task,
+        r.scorer or "—",
+        f"{r.closed_model} {_f(r.closed_score)}" if r.closed_model else "—",
+        f"{r.open_model} {_f(r.open_score)}" if r.open_model else "—",
+        _f(r.gap),
+        ci,
+        str(r.n_examples),
+        _f(r.p_holm, 4),
+        r.verdict,
+    ]
+
+
+_HEADERS = ["task", "scorer", "best closed", "best open", "gap", "CI", "examples", "p (Holm)", "verdict"]
+
+
+def _footer(table: CompareTable) -> list[str]:
+    conf = f"{table.confidence * 100:g}%"
+    return [
+        f"gap = best closed - best open, paired on the same examples; CI: {conf} paired bootstrap interval.",
+        f"p (Holm): the gap's p-value Holm-corrected across the {table.holm_family} task(s) of this table.",
+        "verdict: each task's own gate (migrate / stay / inconclusive / cannot decide).",
+        *[f"note: {n}" for n in table.notes],
+    ]
+
+
+def format_table(table: CompareTable) -> str:
+    """The table as fixed-width text, then the footnotes."""
+    body = [_HEADERS, *[_cells(r) for r in table.rows]]
+    widths = [max(len(row[i]) for row in body) for i in range(len(_HEADERS))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in body]
+    return "\n".join([*lines, "", *_footer(table)])
+
+
+def _md(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(table: CompareTable) -> str:
+    out = ["# evalkit compare", "", "| " + " | ".join(_HEADERS) + " |", "|" + "---|" * len(_HEADERS)]
+    out += ["| " + " | ".join(_md(c) for c in _cells(r)) + " |" for r in table.rows]
+    out += ["", *[f"- {_md(line)}" for line in _footer(table)]]
+    return "\n".join(out) + "\n"
+
+
+def _csv_text(table: CompareTable) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(COMPARE_COLUMNS)
+    for r in table.rows:
+        values = {**{k: getattr(r, k) for k in COMPARE_COLUMNS if k != "runs"}, "runs": ";".join(r.runs)}
+        w.writerow(["" if values[k] is None else neutralise(values[k]) for k in COMPARE_COLUMNS])
+    return buf.getvalue()
+
+
+def write_compare(table: CompareTable, out_dir: str | Path) -> list[Path]:
+    """Write ``compare.csv`` and ``compare.md`` into ``out_dir`` (created if needed)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, text in (("compare.csv", _csv_text(table)), ("compare.md", to_markdown(table))):
+        path = out / name
+        tmp = path.with_name(name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+        paths.append(path)
+    return paths
