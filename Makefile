@@ -12,7 +12,7 @@ MODELS ?=
 LIMIT ?=
 RUN ?=
 
-.PHONY: help venv eval run validate report gate test test-local test-slow lint bench lock clean
+.PHONY: help venv eval run validate report gate test test-local test-slow lint bench lock clean browser
 
 help:
 	@echo "make eval SUITE=classification [MODELS=a,b] [LIMIT=n]   run a suite and write its report"
@@ -53,7 +53,14 @@ gate: $(VENV)/.main
 	@test -n "$(RUN)" || { echo "usage: make gate RUN=results/<suite>/<run-id>"; exit 2; }
 	$(BIN)/evalkit gate $(RUN)
 
-test: $(VENV)/.dev
+# The report is checked in a real browser: Debian's Chromium (no browser download; it fails here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the report's browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "could not install chromium: the browser tests will be skipped"; }
+
+test: $(VENV)/.dev browser
 	$(BIN)/python -m pytest -q
 
 test-local: $(VENV)/.dev $(VENV)/.local

@@ -29,8 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="evalkit",
         description="Run your own examples through closed and open models and decide whether the task can move.",
-        epilog="Exit codes: 0 ok/pass, 1 gate failed, 2 usage or configuration error, "
-        "3 infrastructure failure, 130 interrupted (resumable).",
+        epilog="Exit codes: 0 ok / migrate, 1 stay (gate failed), 2 usage or configuration error, "
+        "3 infrastructure failure or insufficient data, 4 inconclusive, 130 interrupted (resumable).",
     )
     p.add_argument("--version", action="version", version=f"evalkit {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -66,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="regenerate a run's report files from its folder alone")
     rep.add_argument("run_dir", type=Path)
 
-    gate = sub.add_parser("gate", help="apply the suite's gate rules to a finished run (exit 0 pass, 1 fail)")
+    gate = sub.add_parser(
+        "gate", help="decide from a finished run: 0 migrate, 1 stay, 4 inconclusive, 3 cannot decide"
+    )
     gate.add_argument("run_dir", type=Path)
 
     cmp_ = sub.add_parser(
