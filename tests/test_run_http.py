@@ -397,3 +397,12 @@ def test_ctrl_c_saves_what_is_done_and_prints_how_to_resume(suite_path, server, 
     assert 10 <= done < 3 * N
     assert main(["run", "--resume", str(run_dir), "--no-progress", "--no-cache"]) == 0
     assert len(_ledger(run_dir)) == 3 * N
+
+
+def test_resume_refuses_when_the_suite_changed(suite_path, server, results_dir, capsys):
+    assert main(["run", str(suite_path), "--no-progress", "--limit", "2"]) == 0
+    (run_dir,) = _run_dirs(results_dir)
+    suite_path.write_text(suite_path.read_text().replace("Answer yes or no.", "Answer yes or no!"))
+    capsys.readouterr()
+    assert main(["run", "--resume", str(run_dir)]) == 2
+    assert "the suite changed since this run started" in capsys.readouterr().err
