@@ -103,6 +103,14 @@ class ModelConfig(_Strict):
     timeout_s: float | None = Field(default=None, gt=0)
     max_attempts: int | None = Field(default=None, ge=1, le=20)
     price: Price | None = None
+    replay: str | None = Field(
+        default=None,
+        description="Take this model's answers from a recorded run folder or a JSONL of {id, output} "
+        "(relative to the suite) instead of calling it: a baseline recorded once.",
+    )
+    replay_model: str | None = Field(
+        default=None, description="The model's name in the replayed run folder (default: this entry's name)."
+    )
 
     @field_validator("model")
     @classmethod
