@@ -28,6 +28,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "GROQ_API_KEY",
         "FIREWORKS_AI_API_KEY",
         "OPENROUTER_API_KEY",
+        "GITHUB_STEP_SUMMARY",
     ):
         monkeypatch.delenv(var, raising=False)
 

@@ -71,6 +71,9 @@ def test_writes_three_files_with_the_documented_columns(tmp_path: Path) -> None:
         "gaps.json",
         "scorer_metrics.json",
         "report.html",
+        "summary.json",
+        "summary.md",
+        "junit.xml",
     ]
     with (run / "summary.csv").open(encoding="utf-8") as f:
         assert next(csv.reader(f)) == SUMMARY_COLUMNS

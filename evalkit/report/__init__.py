@@ -3,12 +3,17 @@
 :func:`write_report` reads ``run.json`` and ``samples.jsonl`` and writes, next to them,
 ``summary.csv``, ``gaps.csv`` (columns: :mod:`evalkit.report.csv`), ``gaps.json`` (the full
 closed x open matrix: :mod:`evalkit.report.gaps_json`), ``scorer_metrics.json``
-(:mod:`evalkit.report.metrics_json`) and ``report.html`` (:mod:`evalkit.report.html`). One
-writer per format; each reads the same :class:`~evalkit.summary.RunSummary`.
+(:mod:`evalkit.report.metrics_json`), ``report.html`` (:mod:`evalkit.report.html`),
+``summary.json`` (:mod:`evalkit.report.summary_json`, schema docs/summary.schema.json),
+``summary.md`` (:mod:`evalkit.report.markdown`, also appended to ``$GITHUB_STEP_SUMMARY`` when
+set) and ``junit.xml`` (:mod:`evalkit.report.junit`); then the results folder's ``index.html``
+(:mod:`evalkit.report.index`). One writer per format; each reads the same
+:class:`~evalkit.summary.RunSummary`. Every file is described in docs/reports.md.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +24,11 @@ from evalkit.report.csv import write_gaps_csv, write_summary_csv
 from evalkit.report.examples import DEFAULT_LIMIT, Example, collect_examples, pick_cells
 from evalkit.report.gaps_json import write_gaps_json
 from evalkit.report.html import render_html, write_html
+from evalkit.report.index import index_root, write_index
+from evalkit.report.junit import write_junit
+from evalkit.report.markdown import append_step_summary, render_markdown
 from evalkit.report.metrics_json import write_scorer_metrics
+from evalkit.report.summary_json import write_summary_json
 from evalkit.summary import RunSummary
 
 __all__ = ["ReportData", "load_report_data", "write_report"]
@@ -29,6 +38,9 @@ GAPS_CSV = "gaps.csv"
 GAPS_JSON = "gaps.json"
 SCORER_METRICS_JSON = "scorer_metrics.json"
 REPORT_HTML = "report.html"
+SUMMARY_JSON = "summary.json"
+SUMMARY_MD = "summary.md"
+JUNIT_XML = "junit.xml"
 
 
 @dataclass(frozen=True)
@@ -61,8 +73,16 @@ def load_report_data(run_dir: str | Path, *, example_limit: int = DEFAULT_LIMIT)
     return ReportData(dict(agg.manifest), summary, gate, max_gap, examples)
 
 
-def write_report(run_dir: str | Path, *, example_limit: int = DEFAULT_LIMIT) -> list[Path]:
-    """Write summary.csv, gaps.csv, gaps.json, scorer_metrics.json and report.html into ``run_dir``; return their paths."""
+def write_report(
+    run_dir: str | Path,
+    *,
+    example_limit: int = DEFAULT_LIMIT,
+    step_summary: bool = True,
+    index: bool = True,
+) -> list[Path]:
+    """Write every report file into ``run_dir`` and return their paths (then, with ``index``, the
+    results folder's ``index.html`` when ``run_dir`` is ``results/<suite>/<run>``). With ``step_summary`` and ``$GITHUB_STEP_SUMMARY`` set,
+    summary.md is also appended to that file."""
     run_dir = Path(run_dir)
     data = load_report_data(run_dir, example_limit=example_limit)
     html = render_html(
@@ -73,10 +93,24 @@ def write_report(run_dir: str | Path, *, example_limit: int = DEFAULT_LIMIT) -> 
         max_gap=data.max_gap,
         example_limit=example_limit,
     )
-    return [
+    markdown = render_markdown(data.summary, data.manifest, data.gate, data.max_gap)
+    md_path = run_dir / SUMMARY_MD
+    md_tmp = md_path.with_name(f"{SUMMARY_MD}.{os.getpid()}.tmp")
+    md_tmp.write_text(markdown, encoding="utf-8")
+    os.replace(md_tmp, md_path)
+    paths = [
         write_summary_csv(data.summary, run_dir / SUMMARY_CSV),
         write_gaps_csv(data.summary, run_dir / GAPS_CSV, data.max_gap),
         write_gaps_json(data.summary, data.manifest, run_dir / GAPS_JSON, data.max_gap),
         write_scorer_metrics(data.summary, data.manifest, run_dir / SCORER_METRICS_JSON),
         write_html(html, run_dir / REPORT_HTML),
+        write_summary_json(data.summary, data.manifest, data.gate, run_dir / SUMMARY_JSON, data.max_gap),
+        md_path,
+        write_junit(data.summary, data.manifest, data.gate, run_dir / JUNIT_XML, data.max_gap),
     ]
+    if step_summary:
+        append_step_summary(markdown)
+    root = index_root(run_dir, data.summary.suite) if index else None
+    if root is not None:
+        paths.append(write_index(root))
+    return paths

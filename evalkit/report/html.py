@@ -17,38 +17,115 @@ from typing import Any
 import jinja2
 
 from evalkit.gate import GateOutcome, Overall, format_gate, gate_exit_code
+from evalkit.report.charts import scatter_chart, slice_chart
 from evalkit.report.csv import gap_plan
 from evalkit.report.examples import Example
 from evalkit.report.scorer_views import scorer_sections, structured_output_lines
+from evalkit.report.verdict import model_rows, task_verdict
 from evalkit.stats import MIN_RELIABLE_N
 from evalkit.summary import ALL, GapSummary, ModelSummary, RunSummary, UsageStat
 
 __all__ = [
     "CSP",
+    "EXAMPLE_VIEWS",
     "FILTER_SCRIPT",
+    "PAGE_ROWS",
+    "example_categories",
     "render_html",
     "write_html",
 ]
 
 TEMPLATE = "report.html.j2"
 
-# Filters the example table; reads only the DOM, never data interpolated into the script.
+# The example explorer: a view (all / disagreements / closed right-open wrong / open right-closed
+# wrong / errors, or ``#filter=NAME`` in the URL), a text search and pages of PAGE rows. It reads
+# only the DOM, never data interpolated into the script. When done it sets data-ready="1" and
+# data-shown on the table and, when filtered, the count in the title (the browser test reads them).
 FILTER_SCRIPT = """(function () {
+  var table = document.getElementById("examples");
   var q = document.getElementById("ex-filter");
-  var only = document.getElementById("ex-disagree");
-  if (!q || !only) { return; }
-  var rows = document.querySelectorAll("#examples tbody tr");
-  function apply() {
-    var needle = q.value.toLowerCase();
-    rows.forEach(function (tr) {
-      var show = (!only.checked || tr.getAttribute("data-disagree") === "1") &&
-        (!needle || tr.textContent.toLowerCase().indexOf(needle) !== -1);
-      tr.hidden = !show;
-    });
+  var sel = document.getElementById("ex-view");
+  if (!table || !q || !sel) { return; }
+  var rows = Array.prototype.slice.call(table.querySelectorAll("tbody tr"));
+  var PAGE = 500, page = 0, shown = rows;
+  var info = document.getElementById("ex-info");
+  var pager = document.getElementById("ex-pager");
+  var prev = document.getElementById("ex-prev"), next = document.getElementById("ex-next");
+  var baseTitle = document.title;
+  function match(tr) {
+    var view = sel.value, needle = q.value.toLowerCase();
+    var cats = " " + (tr.getAttribute("data-cat") || "") + " ";
+    return (view === "all" || cats.indexOf(" " + view + " ") !== -1) &&
+      (!needle || tr.textContent.toLowerCase().indexOf(needle) !== -1);
+  }
+  function render() {
+    var pages = Math.max(1, Math.ceil(shown.length / PAGE));
+    if (page > pages - 1) { page = pages - 1; }
+    if (page < 0) { page = 0; }
+    var lo = page * PAGE;
+    rows.forEach(function (tr) { tr.hidden = true; });
+    shown.slice(lo, lo + PAGE).forEach(function (tr) { tr.hidden = false; });
+    info.textContent = shown.length + " of " + rows.length + " rows" +
+      (pages > 1 ? " \u00b7 page " + (page + 1) + " of " + pages : "");
+    pager.hidden = pages < 2;
+    prev.disabled = page === 0;
+    next.disabled = page >= pages - 1;
+    table.setAttribute("data-shown", String(shown.length));
+    var filtered = sel.value !== "all" || q.value !== "";
+    document.title = baseTitle + (filtered ? " \u00b7 " + shown.length + " shown (" + sel.value + ")" : "");
+  }
+  function apply() { shown = rows.filter(match); page = 0; render(); }
+  var m = /(?:^#|&)filter=([a-z-]+)/.exec(window.location.hash);
+  if (m) {
+    for (var i = 0; i < sel.options.length; i++) {
+      if (sel.options[i].value === m[1]) { sel.value = m[1]; }
+    }
   }
   q.addEventListener("input", apply);
-  only.addEventListener("change", apply);
+  sel.addEventListener("change", apply);
+  prev.addEventListener("click", function () { page -= 1; render(); });
+  next.addEventListener("click", function () { page += 1; render(); });
+  apply();
+  table.setAttribute("data-ready", "1");
 })();"""
+
+EXAMPLE_VIEWS = (
+    ("all", "all"),
+    ("disagreements", "disagreements"),
+    ("closed-right-open-wrong", "closed right, open wrong"),
+    ("open-right-closed-wrong", "open right, closed wrong"),
+    ("errors", "errors"),
+)
+PAGE_ROWS = 500
+
+
+def example_categories(
+    ex: Example, scorer: str | None, best_closed: str | None, groups: Mapping[str, str | None]
+) -> str:
+    """The explorer views a row belongs to (space-separated), from the gate scorer's values:
+    closed right-open wrong when the best closed model scores higher than an open model on it (an
+    open model's failed request counts as 0), and the reverse."""
+    cats = []
+    if ex.disagreement:
+        cats.append("disagreements")
+
+    def value(name: str) -> float | None:
+        out = ex.outputs.get(name)
+        if out is None:
+            return None
+        if out.error is not None:
+            return 0.0
+        return next((sc.value for sc in out.scores if sc.scorer == scorer), None)
+
+    closed = value(best_closed) if best_closed else None
+    opens = [v for n, g in groups.items() if g == "open" and (v := value(n)) is not None]
+    if closed is not None and any(v < closed for v in opens):
+        cats.append("closed-right-open-wrong")
+    if closed is not None and any(v > closed for v in opens):
+        cats.append("open-right-closed-wrong")
+    if any(o.error is not None for o in ex.outputs.values()):
+        cats.append("errors")
+    return " ".join(cats)
 
 
 def _script_hash(script: str) -> str:
@@ -207,6 +284,10 @@ def render_html(
         slice_models.setdefault(m.slice, []).append(m)
     all_gaps = [g for g in summary.gaps if g.slice == ALL]
     model_names = [m.name for m in summary.models if m.usage.cells > 0]
+    groups = {m.name: m.group for m in summary.models}
+    rows = model_rows(summary)
+    gs = summary.gate_scorer if summary.gate_scorer in summary.scorers else None
+    chart_gaps = [g for g in summary.gaps if g.scorer == gs]
     return (
         _env()
         .get_template(TEMPLATE)
@@ -214,7 +295,15 @@ def render_html(
             csp=CSP,
             script=FILTER_SCRIPT,
             s=summary,
-            gs=summary.gate_scorer if summary.gate_scorer in summary.scorers else None,
+            gs=gs,
+            verdict=task_verdict(summary, gate, max_gap),
+            per1k={r.name: r.cost_per_1k for r in rows},
+            pareto={r.name for r in rows if r.pareto},
+            slice_chart=slice_chart(chart_gaps, max_gap),
+            scatter=scatter_chart(rows),
+            views=EXAMPLE_VIEWS,
+            page_rows=PAGE_ROWS,
+            example_cats=[example_categories(ex, gs, summary.best_closed, groups) for ex in examples],
             m=_manifest_view(manifest),
             gate=gate,
             gate_text=format_gate(gate) if gate else None,

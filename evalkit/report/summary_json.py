@@ -1,0 +1,189 @@
+"""``summary.json``: the run's decision and numbers for scripts (schema: docs/summary.schema.json).
+
+Suite and run, each model (every scorer's mean and interval, n, errors, tokens, cost or null,
+cost per 1,000 examples, latency p50/p95), the best closed model minus each open model (interval,
+p, p_holm, what the max_gap rule says), the gate (rules, overall, exit code), the verdict
+sentence and the scorer metrics. Unknown numbers are ``null``, never 0 or NaN.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from evalkit.gate import GateOutcome, gate_exit_code, verdict_text
+from evalkit.report.verdict import cost_per_1k, finite, gap_verdict, task_verdict
+from evalkit.summary import GapSummary, ModelSummary, RunSummary
+
+__all__ = ["FORMAT", "summary_dict", "write_summary_json"]
+
+FORMAT = 1
+
+
+def _clean(v: Any) -> Any:
+    """Non-finite floats -> None, recursively (JSON has no NaN)."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, Mapping):
+        return {str(k): _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    return v
+
+
+def _model(m: ModelSummary, epochs: int, gate_scorer: str | None) -> dict[str, Any]:
+    u = m.usage
+    gst = m.scores.get(gate_scorer) if gate_scorer else None
+    return {
+        "name": m.name,
+        "group": m.group,
+        "model": m.info.model,
+        "status": m.info.status,
+        "status_reason": m.info.status_reason,
+        "n": gst.n if gst else u.cells,
+        "requests": u.cells,
+        "scores": {
+            k: {
+                "mean": finite(st.mean),
+                "ci_low": finite(st.ci_low),
+                "ci_high": finite(st.ci_high),
+                "ci_method": st.ci_method,
+                "n": st.n,
+                "n_examples": st.n_examples,
+                "flip_rate": finite(st.flip_rate),
+            }
+            for k, st in m.scores.items()
+        },
+        "errors": u.errors,
+        "error_rate": finite(u.error_rate),
+        "error_kinds": dict(u.error_kinds),
+        "tokens": {
+            "input": u.input_tokens if u.input_tokens_known_rows else None,
+            "output": u.output_tokens if u.output_tokens_known_rows else None,
+            "input_unknown_rows": u.input_tokens_unknown,
+            "output_unknown_rows": u.output_tokens_unknown,
+        },
+        "cost_usd": finite(u.cost_usd) if u.cost_rows and u.cost_known else None,
+        "cost_known_rows": u.cost_known_rows,
+        "cost_unknown_rows": u.cost_unknown_rows,
+        "cost_per_1k_examples_usd": finite(cost_per_1k(m, epochs)),
+        "latency_p50_s": finite(u.latency_p50_s),
+        "latency_p95_s": finite(u.latency_p95_s),
+        "cached": u.cached,
+    }
+
+
+def _gap(g: GapSummary, max_gap: float | None) -> dict[str, Any]:
+    return {
+        "scorer": g.scorer,
+        "slice": g.slice,
+        "closed_model": g.closed_model,
+        "open_model": g.open_model,
+        "n_pairs": g.n_pairs,
+        "n_examples": g.n_examples,
+        "closed_mean": finite(g.closed_mean),
+        "open_mean": finite(g.open_mean),
+        "gap": finite(g.gap),
+        "ci_low": finite(g.ci_low),
+        "ci_high": finite(g.ci_high),
+        "p_value": finite(g.p_value),
+        "p_holm": finite(g.p_holm),
+        "holm_family": g.holm_family,
+        "p_method": g.p_method,
+        "reliable": g.reliable,
+        "verdict": gap_verdict(g, max_gap),
+    }
+
+
+def _gate(gate: GateOutcome | None) -> dict[str, Any] | None:
+    if gate is None:
+        return None
+    return {
+        "scorer": gate.scorer,
+        "overall": gate.overall.value,
+        "verdict": verdict_text(gate),
+        "chosen": gate.chosen,
+        "exit_code": int(gate_exit_code(gate)),
+        "inconclusive_policy": gate.inconclusive,
+        "candidates": {name: o.value for name, o in gate.candidates},
+        "advice": gate.advice,
+        "notes": list(gate.notes),
+        "rules": [
+            {
+                "name": r.name,
+                "status": r.status.value,
+                "observed": finite(r.observed),
+                "threshold": finite(r.threshold),
+                "reason": r.reason,
+                "candidate": r.candidate,
+                "needed": r.needed,
+            }
+            for r in gate.rules
+        ],
+    }
+
+
+def summary_dict(
+    summary: RunSummary, manifest: Mapping[str, Any], gate: GateOutcome | None, max_gap: float | None
+) -> dict[str, Any]:
+    """The summary.json document."""
+    suite = manifest.get("suite") or {}
+    dataset = manifest.get("dataset") or {}
+    tv = task_verdict(summary, gate, max_gap)
+    return _clean(
+        {
+            "format": FORMAT,
+            "suite": {
+                "name": summary.suite,
+                "version": summary.suite_version,
+                "task_hash": suite.get("task_hash"),
+                "dataset_sha256": dataset.get("sha256"),
+            },
+            "run": {
+                "id": summary.run_id,
+                "status": summary.status,
+                "started_at": manifest.get("started_at"),
+                "finished_at": manifest.get("finished_at"),
+                "epochs": summary.epochs,
+                "error_policy": summary.error_policy,
+                "confidence": summary.confidence,
+                "n_resamples": summary.n_resamples,
+                "seed": summary.seed,
+                "limit": (manifest.get("options") or {}).get("limit"),
+            },
+            "verdict": {
+                "task": tv.task,
+                "verdict": tv.verdict,
+                "sentence": tv.sentence,
+                "exit_code": tv.exit_code,
+            },
+            "gate_scorer": summary.gate_scorer,
+            "best_closed": summary.best_closed,
+            "gap_note": summary.gap_note,
+            "max_gap": max_gap,
+            "models": [_model(m, summary.epochs, summary.gate_scorer) for m in summary.models],
+            "gaps": [_gap(g, max_gap) for g in summary.gaps],
+            "gate": _gate(gate),
+            "scorer_metrics": summary.scorer_metrics,
+            "warnings": list(summary.warnings),
+        }
+    )
+
+
+def write_summary_json(
+    summary: RunSummary,
+    manifest: Mapping[str, Any],
+    gate: GateOutcome | None,
+    path: str | Path,
+    max_gap: float | None = None,
+) -> Path:
+    path = Path(path)
+    doc = summary_dict(summary, manifest, gate, max_gap)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
