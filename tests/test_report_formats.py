@@ -320,3 +320,15 @@ def test_no_index_outside_a_results_layout(tmp_path: Path) -> None:
     run = write_run(tmp_path / "custom-output", [res("s0", "gpt"), res("s0", "llama")])
     assert [p.name for p in write_report(run)][-1] == "junit.xml"
     assert not (tmp_path / "index.html").exists()
+
+
+def test_a_lone_surrogate_in_model_output_does_not_break_the_report(tmp_path):
+    from _runfolder import res, write_run
+
+    from evalkit.report import write_report
+
+    run_dir = tmp_path / "results" / "demo" / "run1"
+    write_run(run_dir, [res("a", "gpt", text="bad \ud800 text"), res("a", "llama", text="fine")])
+    paths = write_report(run_dir)
+    assert (run_dir / "report.html").read_text(encoding="utf-8")
+    assert all(p.exists() for p in paths)

@@ -97,6 +97,6 @@ def write_gaps_json(
     doc = gaps_document(summary, manifest, margin)
     text = json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8", errors="replace")
     os.replace(tmp, path)
     return path

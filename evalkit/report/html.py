@@ -331,6 +331,6 @@ def render_html(
 def write_html(html: str, path: str | Path) -> Path:
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(html, encoding="utf-8")
+    tmp.write_text(html, encoding="utf-8", errors="replace")  # lone surrogates from the ledger
     os.replace(tmp, path)
     return path

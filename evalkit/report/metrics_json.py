@@ -45,6 +45,6 @@ def write_scorer_metrics(summary: RunSummary, manifest: Mapping[str, Any], path:
     path = Path(path)
     text = json.dumps(scorer_metrics_document(summary, manifest), ensure_ascii=False, indent=2) + "\n"
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8", errors="replace")
     os.replace(tmp, path)
     return path

@@ -184,6 +184,10 @@ def write_summary_json(
     path = Path(path)
     doc = summary_dict(summary, manifest, gate, max_gap)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    tmp.write_text(
+        json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False) + "\n",
+        encoding="utf-8",
+        errors="replace",
+    )
     os.replace(tmp, path)
     return path
