@@ -23,7 +23,8 @@ __all__ = [
     "pick_cells",
 ]
 
-DEFAULT_LIMIT = 200
+DEFAULT_LIMIT = 2000
+"""Cells the explorer carries (disagreements first): 10k x 4 models -> a 1.7 MB page that loads in ~4 s."""
 MAX_CHARS = 2000
 """Longer texts are cut in the report (the ledger keeps them whole)."""
 
