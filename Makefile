@@ -60,7 +60,7 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "could not install chromium: the browser tests will be skipped"; }
 
-test: $(VENV)/.dev browser
+test: $(VENV)/.dev $(VENV)/.local browser
 	$(BIN)/python -m pytest -q
 
 test-local: $(VENV)/.dev $(VENV)/.local
