@@ -67,6 +67,7 @@ def test_writes_three_files_with_the_documented_columns(tmp_path: Path) -> None:
     paths = write_report(run)
     assert [p.name for p in paths] == [
         "summary.csv",
+        "samples.csv",
         "gaps.csv",
         "gaps.json",
         "scorer_metrics.json",

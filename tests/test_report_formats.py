@@ -332,3 +332,31 @@ def test_a_lone_surrogate_in_model_output_does_not_break_the_report(tmp_path):
     paths = write_report(run_dir)
     assert (run_dir / "report.html").read_text(encoding="utf-8")
     assert all(p.exists() for p in paths)
+
+
+def test_samples_csv_one_row_per_cell_neutralised_and_complete(tmp_path):
+    import pandas as pd
+    from _runfolder import res, write_run
+
+    from evalkit.report import write_report
+    from evalkit.types import ErrorKind
+
+    run_dir = tmp_path / "results" / "demo" / "run1"
+    write_run(
+        run_dir,
+        [
+            res("a", "gpt", text='=HYPERLINK("http://x","y")'),
+            res("a", "llama", text="-1+2", value=0.0),
+            res("b", "gpt", text="fine"),
+            res("b", "llama", error=ErrorKind.TIMEOUT, text=None, cost=None),
+        ],
+    )
+    write_report(run_dir)
+    frame = pd.read_csv(run_dir / "samples.csv", keep_default_na=False)
+    assert len(frame) == 4
+    assert list(frame.columns[:4]) == ["sample_id", "model", "group", "epoch"]
+    by = {(r.sample_id, r.model): r for r in frame.itertuples()}
+    assert by[("a", "gpt")].output.startswith("'=HYPERLINK")
+    assert by[("a", "llama")].output == "'-1+2"
+    assert by[("b", "llama")].error_kind == "timeout" and by[("b", "llama")].exact_match_value == ""
+    assert by[("a", "gpt")].group == "closed" and float(by[("a", "gpt")].exact_match_value) == 1.0

@@ -28,6 +28,7 @@ from evalkit.report.index import index_root, write_index
 from evalkit.report.junit import write_junit
 from evalkit.report.markdown import append_step_summary, render_markdown
 from evalkit.report.metrics_json import write_scorer_metrics
+from evalkit.report.samples_csv import write_samples_csv
 from evalkit.report.summary_json import write_summary_json
 from evalkit.summary import RunSummary
 
@@ -100,6 +101,7 @@ def write_report(
     os.replace(md_tmp, md_path)
     paths = [
         write_summary_csv(data.summary, run_dir / SUMMARY_CSV),
+        write_samples_csv(run_dir),
         write_gaps_csv(data.summary, run_dir / GAPS_CSV, data.max_gap),
         write_gaps_json(data.summary, data.manifest, run_dir / GAPS_JSON, data.max_gap),
         write_scorer_metrics(data.summary, data.manifest, run_dir / SCORER_METRICS_JSON),
