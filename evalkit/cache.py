@@ -8,6 +8,10 @@ not parse is reported and ignored, never trusted.
 
 Location: ``$EVALKIT_CACHE_DIR/responses.sqlite3`` (default ``~/.cache/evalkit``);
 ``--no-cache`` switches it off for a run.
+
+A run asks for many keys at once (:meth:`ResponseCache.present`, :meth:`ResponseCache.get_many`,
+a few hundred per query), and :class:`KeyMaker` computes the same key as :func:`request_key`
+while serialising each sample's messages once for every model and epoch.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import hashlib
 import json
 import os
 import sqlite3
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -44,6 +49,48 @@ def request_key(request: Request) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+class KeyMaker:
+    """:func:`request_key` for one model, in parts: the model's fixed fields are serialised once.
+
+    ``KeyMaker(model, api_base, params).key(KeyMaker.messages_json(messages), epoch)`` equals
+    ``request_key(Request(model, messages, params, api_base, epoch))`` (the canonical JSON has its
+    keys sorted: api_base, epoch, messages, model, params).
+    """
+
+    __slots__ = ("_head", "_tail")
+
+    def __init__(self, model: str, api_base: str | None, params: dict[str, Any]) -> None:
+        self._head = '{"api_base":' + _canonical(api_base) + ',"epoch":'
+        self._tail = ',"model":' + _canonical(model) + ',"params":' + _canonical(params) + "}"
+
+    @staticmethod
+    def messages_json(messages: Sequence[dict[str, str]]) -> str:
+        return _canonical(list(messages))
+
+    def key(self, messages_json: str, epoch: int) -> str:
+        blob = f'{self._head}{int(epoch)},"messages":{messages_json}{self._tail}'
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+BATCH = 500
+"""Keys per query (SQLite allows at least 999 parameters)."""
+
+
+def _batches(keys: Iterable[str]) -> Iterable[list[str]]:
+    batch: list[str] = []
+    for k in keys:
+        batch.append(k)
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 class ResponseCache:
     """A key -> completion store. Not shared between threads; one per run."""
 
@@ -69,7 +116,7 @@ class ResponseCache:
             return None
         try:
             completion = Completion.from_dict(json.loads(row[0]))
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             self.corrupt += 1
             self._db.execute("DELETE FROM responses WHERE key = ?", (key,))
             return None
@@ -77,6 +124,36 @@ class ResponseCache:
         return replace(
             completion, cached=True
         )  # cost_usd stays what the request costs; nothing was spent now
+
+    def present(self, keys: Iterable[str]) -> set[str]:
+        """Which of ``keys`` the cache holds (not parsed: a corrupt entry is found out by :meth:`get_many`)."""
+        found: set[str] = set()
+        for batch in _batches(keys):
+            marks = ",".join("?" * len(batch))
+            found.update(
+                row[0] for row in self._db.execute(f"SELECT key FROM responses WHERE key IN ({marks})", batch)
+            )
+        return found
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Completion]:
+        """The completions held for ``keys`` (each marked ``cached``); corrupt entries are dropped and counted."""
+        out: dict[str, Completion] = {}
+        bad: list[str] = []
+        for batch in _batches(keys):
+            marks = ",".join("?" * len(batch))
+            rows = self._db.execute(f"SELECT key, completion FROM responses WHERE key IN ({marks})", batch)
+            for key, blob in rows:
+                try:
+                    d = json.loads(blob)
+                    d["cached"] = True  # cost_usd stays what the request costs; nothing was spent now
+                    out[key] = Completion.from_dict(d)
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    bad.append(key)
+        if bad:
+            self.corrupt += len(bad)
+            self._db.executemany("DELETE FROM responses WHERE key = ?", [(k,) for k in bad])
+        self.hits += len(out)
+        return out
 
     def contains(self, key: str) -> bool:
         return self._db.execute("SELECT 1 FROM responses WHERE key = ?", (key,)).fetchone() is not None

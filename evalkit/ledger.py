@@ -5,14 +5,18 @@ run is in flight and may end in a half-written line if the process was killed, s
 does not parse is reported and skipped, never trusted. A cell ``(sample_id, model, epoch)``
 that appears twice keeps its first line (a resumed run must not double-count).
 
-Writing is the runner's: :class:`LedgerWriter` appends one line per result and flushes it, so
-what finished is on disk whatever happens next.
+Writing is the runner's: :class:`LedgerWriter` appends one line per result. By default each line
+is flushed at once; with ``batch=True`` lines are gathered and written together, at the latest
+``max_delay_s`` (0.1 s) after the first of them (the runner also flushes at the end of every event
+loop turn, so a network result reaches the OS before the loop waits again). See
+``docs/reliability.md`` for what a kill can lose.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +34,7 @@ __all__ = [
     "iter_results",
     "ledger_path",
     "read_manifest",
+    "result_line",
 ]
 
 MANIFEST_NAME = "run.json"
@@ -147,21 +152,75 @@ def done_cells(run_dir: str | Path, warnings: list[str] | None = None) -> set[Ce
     return {r.cell for r in iter_results(run_dir, warnings)}
 
 
+def result_line(result: Result) -> str:
+    """``result`` as its ledger line: the JSON of :meth:`Result.to_dict`, built without ``dataclasses.asdict``
+    (which deep-copies every field and was the better part of writing a line)."""
+    c = result.completion
+    err = c.error
+    completion = {
+        "text": c.text,
+        "finish_reason": c.finish_reason,
+        "input_tokens": c.input_tokens,
+        "output_tokens": c.output_tokens,
+        "cost_usd": c.cost_usd,
+        "latency_s": c.latency_s,
+        "attempts": c.attempts,
+        "cached": c.cached,
+        "error": None
+        if err is None
+        else {"kind": str(err.kind), "message": err.message, "status": err.status},
+    }
+    line = {
+        "sample_id": result.sample_id,
+        "model": result.model,
+        "epoch": result.epoch,
+        "request_key": result.request_key,
+        "input": result.input,
+        "expected": result.expected,
+        "tags": result.tags,
+        "completion": completion,
+        "scores": {k: v.to_dict() for k, v in result.scores.items()},
+        "at": result.at,
+    }
+    return json.dumps(line, ensure_ascii=False, separators=(",", ":"))
+
+
 class LedgerWriter:
-    """Append-only writer of ``samples.jsonl``: one JSON line per result, flushed at once.
+    """Append-only writer of ``samples.jsonl``: one JSON line per result.
 
     ``path`` is the ledger file or the run folder. If the file ends in a half-written line (a
     killed run being resumed) a newline is written first, so the new line stays parseable and
     the broken one is the only one skipped.
+
+    ``batch=False`` (the default): each line is written and flushed by :meth:`append`.
+    ``batch=True``: lines are buffered and written in one ``write`` when :meth:`flush` is called,
+    when ``max_bytes`` are waiting, or by the first :meth:`append` that comes ``max_delay_s`` or more
+    after the oldest waiting line; :meth:`close` writes the rest. A line is never split between writes.
     """
 
-    def __init__(self, path: str | Path, *, fsync: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        fsync: bool = False,
+        batch: bool = False,
+        max_delay_s: float = 0.1,
+        max_bytes: int = 1 << 16,
+    ) -> None:
         p = Path(path)
         if p.is_dir():
             p = p / LEDGER_NAME
         p.parent.mkdir(parents=True, exist_ok=True)
         self.path = p
         self._fsync = fsync
+        self._batch = batch
+        self._max_delay = max_delay_s
+        self._max_bytes = max_bytes
+        self._buf: list[str] = []
+        self._buf_bytes = 0
+        self._oldest = 0.0
+        self.writes = 0
+        """How many times lines were handed to the OS (for the benchmark and tests)."""
         needs_newline = False
         if p.exists() and p.stat().st_size > 0:
             with p.open("rb") as f:
@@ -173,17 +232,49 @@ class LedgerWriter:
             self._f.flush()
 
     def append(self, result: Result) -> None:
-        """Write ``result`` as one line and flush it."""
+        """Write ``result`` as one line (at once, or batched: see the class)."""
+        self.append_line(result_line(result))
+
+    def append_line(self, line: str) -> None:
+        """Append one already-serialised result (no newline inside)."""
         if self._f is None:
             raise ValueError(f"{self.path}: ledger writer is closed")
-        line = json.dumps(result.to_dict(), ensure_ascii=False, separators=(",", ":"))
-        self._f.write(line + "\n")
+        if not self._batch:
+            self._f.write(line + "\n")
+            self._write_out()
+            return
+        if not self._buf:
+            self._oldest = time.monotonic()
+        self._buf.append(line)
+        self._buf_bytes += len(line) + 1
+        if self._buf_bytes >= self._max_bytes or time.monotonic() - self._oldest >= self._max_delay:
+            self.flush()
+
+    @property
+    def pending(self) -> int:
+        """Lines buffered and not yet written."""
+        return len(self._buf)
+
+    def flush(self) -> None:
+        """Write every buffered line now (one ``write``)."""
+        if self._f is None or not self._buf:
+            return
+        self._buf.append("")
+        self._f.write("\n".join(self._buf))
+        self._buf.clear()
+        self._buf_bytes = 0
+        self._write_out()
+
+    def _write_out(self) -> None:
+        assert self._f is not None
         self._f.flush()
+        self.writes += 1
         if self._fsync:
             os.fsync(self._f.fileno())
 
     def close(self) -> None:
         if self._f is not None:
+            self.flush()
             self._f.close()
             self._f = None
 

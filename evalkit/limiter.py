@@ -4,6 +4,14 @@ Additive increase, multiplicative decrease (as TCP does): a 429 halves the model
 in-flight requests (at most once per ``cooldown_s``, so one burst of 429s counts once); every
 ``limit`` successes in a row raise it by one, up to the suite's ``concurrency``. Only network
 attempts hold a slot: cache hits and back-off sleeps do not.
+
+A 429 that says when to come back (``Retry-After``, up to ``max_pause_s``) also closes the
+model's gate until then: no new attempt of that model starts before the provider said it would
+take one, so the other workers do not spend their attempts (``max_attempts`` each) on a window
+already known to be full. With a rolling-window limit the slots that free during the pause are
+taken in one burst when the gate opens, so the run keeps to the provider's rate (measured in
+``bench/results.md``) with few 429s and no sample lost to them. A longer Retry-After (a daily
+quota) closes nothing: each attempt's own retry policy gives up on it.
 """
 
 from __future__ import annotations
@@ -14,7 +22,9 @@ from collections import deque
 
 
 class AdaptiveLimiter:
-    def __init__(self, maximum: int, *, minimum: int = 1, cooldown_s: float = 1.0) -> None:
+    def __init__(
+        self, maximum: int, *, minimum: int = 1, cooldown_s: float = 1.0, max_pause_s: float = 60.0
+    ) -> None:
         self.maximum = maximum
         self.minimum = min(minimum, maximum)
         self.limit = maximum
@@ -23,21 +33,34 @@ class AdaptiveLimiter:
         """The most attempts ever in flight at once (never above ``maximum``)."""
         self.throttles = 0
         self.lowest = maximum
+        self.paused_s = 0.0
+        """Total time the gate was closed by Retry-After."""
         self._successes = 0
         self._last_cut = -float("inf")
         self._cooldown = cooldown_s
+        self._max_pause = max_pause_s
+        self._closed_until = 0.0
         self._waiters: deque[asyncio.Future[None]] = deque()
 
     async def acquire(self) -> None:
-        while self.in_flight >= self.limit:
+        while True:
+            pause = self._closed_until - time.monotonic()
+            if pause > 0:
+                await asyncio.sleep(pause)
+                continue
+            if self.in_flight < self.limit:
+                break
             fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters.append(fut)
             await fut
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
 
-    def release(self, *, throttled: bool) -> None:
-        """Give the slot back (synchronous, so it is safe in ``finally`` during cancellation)."""
+    def release(self, *, throttled: bool, retry_after: float | None = None) -> None:
+        """Give the slot back (synchronous, so it is safe in ``finally`` during cancellation).
+
+        ``retry_after``: seconds the provider asked to wait, with a 429 (closes the gate that long).
+        """
         self.in_flight -= 1
         now = time.monotonic()
         if throttled:
@@ -47,6 +70,11 @@ class AdaptiveLimiter:
                 self.limit = max(self.minimum, self.limit // 2)
                 self.lowest = min(self.lowest, self.limit)
                 self._last_cut = now
+            if retry_after is not None and 0 < retry_after <= self._max_pause:
+                until = now + retry_after
+                if until > self._closed_until:
+                    self.paused_s += until - max(now, self._closed_until)
+                    self._closed_until = until
         else:
             self._successes += 1
             if self._successes >= self.limit and self.limit < self.maximum:

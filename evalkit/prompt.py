@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import jinja2
+import jinja2.meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from evalkit.errors import ConfigError
@@ -33,6 +34,12 @@ def _compile(source: str, name: str, where: str) -> jinja2.Template:
         ) from None
 
 
+def _constant_reads(source: str, constants: dict[str, Any]) -> frozenset[str] | None:
+    """The names a template reads, when every one is a constant (None otherwise)."""
+    names = frozenset(jinja2.meta.find_undeclared_variables(_ENV.parse(source)))
+    return names if names <= constants.keys() and not names & {"input", "id"} else None
+
+
 def check_templates(prompt: PromptConfig, *, where: str) -> None:
     """Compile the templates (syntax only; variables are checked against real samples by :class:`Renderer`)."""
     if prompt.system is not None:
@@ -51,6 +58,15 @@ class Renderer:
         self._user = _compile(prompt.user, "user", where)
         self._constants = {**file_vars, **prompt.vars}
         self._hidden = ALWAYS_HIDDEN | set(hidden)
+        # A template that reads only constants (a fixed system prompt, typically) renders to the
+        # same text for every sample: render it once. A sample with a field of one of those names
+        # (which would shadow the constant) is rendered in full.
+        self._reads = {
+            name: _constant_reads(source, self._constants)
+            for name, source in (("system", prompt.system), ("user", prompt.user))
+            if source is not None
+        }
+        self._rendered: dict[str, str] = {}
 
     def context(self, sample: Sample) -> dict[str, Any]:
         """What a template may see: constants, the sample's non-hidden fields, ``input`` and ``id``."""
@@ -58,11 +74,19 @@ class Renderer:
         return {**self._constants, **visible, "input": sample.input, "id": sample.id}
 
     def render(self, sample: Sample) -> tuple[dict[str, str], ...]:
-        ctx = self.context(sample)
+        ctx: dict[str, Any] | None = None
         messages: list[dict[str, str]] = []
-        if self._system is not None:
-            messages.append({"role": "system", "content": self._render(self._system, "system", ctx, sample)})
-        messages.append({"role": "user", "content": self._render(self._user, "user", ctx, sample)})
+        for name, tpl in (("system", self._system), ("user", self._user)):
+            if tpl is None:
+                continue
+            reads = self._reads.get(name)
+            text = self._rendered.get(name) if reads is not None and reads.isdisjoint(sample.fields) else None
+            if text is None:
+                ctx = ctx if ctx is not None else self.context(sample)
+                text = self._render(tpl, name, ctx, sample)
+                if reads is not None and reads.isdisjoint(sample.fields):
+                    self._rendered[name] = text
+            messages.append({"role": name, "content": text})
         return tuple(messages)
 
     def _render(self, tpl: jinja2.Template, name: str, ctx: dict[str, Any], sample: Sample) -> str:

@@ -12,16 +12,29 @@ seven requests) and applies evalkit's own policy instead:
 Failures come back as :class:`~evalkit.types.Completion` with an ``error`` (data, not
 exceptions). LiteLLM is imported lazily: ``evalkit --help`` and ``evalkit validate`` never
 pay its import time.
+
+One network attempt is :func:`attempt` (a picklable :class:`Call` in, a picklable :class:`Attempt`
+out), so the policy in :func:`complete` can run it in this process or hand it to a worker
+process (:mod:`evalkit.pool`) unchanged. LiteLLM is called lean: no callbacks, retries off, and
+the cost is the one LiteLLM already computed for the response (``_hidden_params["response_cost"]``,
+its documented place) instead of a second ``completion_cost`` per response; when that is absent
+the model's per-token price is looked up once per model in LiteLLM's price map.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
+import functools
+import gc
+import importlib
+import math
 import os
 import random
 import time
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
 
@@ -41,8 +54,20 @@ def litellm_module() -> ModuleType:
     if _litellm is None:
         os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
         os.environ.setdefault("LITELLM_LOG", "ERROR")
-        import litellm
+        collecting = gc.isenabled()
+        gc.disable()  # the import allocates ~300,000 objects that all live on: collecting meanwhile is waste (~25 %)
+        try:
+            import litellm
 
+            for module in _LAZY_IMPORTS:  # imported by the first call otherwise (once per worker process)
+                with contextlib.suppress(ImportError):
+                    importlib.import_module(module)
+        finally:
+            # Keep what was imported out of every later collection (each full one walked it all),
+            # and shared as is by forked workers.
+            gc.freeze()
+            if collecting:
+                gc.enable()
         litellm.telemetry = False
         litellm.suppress_debug_info = True
         litellm.set_verbose = False
@@ -52,6 +77,14 @@ def litellm_module() -> ModuleType:
         litellm.failure_callback = []
         _litellm = litellm
     return _litellm
+
+
+_LAZY_IMPORTS = (
+    "openai.resources.chat",
+    "litellm._service_logger",
+    "litellm.proxy.openai_files_endpoints.common_utils",
+)
+"""Modules LiteLLM imports on its first OpenAI-compatible call, imported with LiteLLM instead."""
 
 
 def litellm_version() -> str:
@@ -107,6 +140,57 @@ def api_key_for(api_base: str | None, api_key_env: str | None) -> str | None:
     return PLACEHOLDER_KEY if api_base else None  # None: LiteLLM reads the provider's usual variable
 
 
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One attempt exactly as LiteLLM is called (picklable: the worker pool sends it to another process)."""
+
+    model: str
+    """The LiteLLM model string called (``openai/<alias>`` for an embedded model)."""
+    messages: tuple[dict[str, str], ...]
+    params: dict[str, Any]
+    api_base: str | None = None
+    api_key: str | None = None
+    timeout_s: float = 120.0
+    pricing: Pricing | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """What one attempt came back with: a completion (``attempts=1``), or an error and the server's Retry-After."""
+
+    completion: Completion | None = None
+    error: ErrorInfo | None = None
+    retry_after: float | None = None
+
+
+Send = Callable[[Call], Awaitable[Attempt]]
+"""Runs one attempt: :func:`attempt` in this process, or :meth:`evalkit.pool.WorkerPool.send`."""
+
+
+async def attempt(call: Call) -> Attempt:
+    """One ``litellm.acompletion`` call, retries off; failures come back as data."""
+    litellm = litellm_module()
+    t0 = time.monotonic()
+    try:
+        response = await litellm.acompletion(
+            model=call.model,
+            messages=list(call.messages),
+            api_base=call.api_base,
+            api_key=call.api_key,
+            timeout=call.timeout_s,
+            num_retries=0,
+            max_retries=0,
+            **call.params,
+        )
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        error, retry_after = classify(exc)
+        return Attempt(error=error, retry_after=retry_after)
+    latency = time.monotonic() - t0
+    return Attempt(completion=_to_completion(response, latency=latency, call=call))
+
+
 async def complete(
     request: Request,
     *,
@@ -116,53 +200,54 @@ async def complete(
     call_model: str | None = None,
     call_base: str | None = None,
     limiter: AdaptiveLimiter | None = None,
+    send: Send | None = None,
 ) -> Completion:
     """Send ``request`` (retrying per ``policy``) and return what came back, errors included.
 
     ``call_model``/``call_base`` override what is called without changing the request's
     identity (the embedded model is ``local/<alias>`` in the cache key but ``openai/<alias>``
-    on a port that changes between runs).
+    on a port that changes between runs). ``send`` runs each attempt (default: :func:`attempt`,
+    in this process); the policy, the limiter and the back-off stay here whatever runs it.
     """
-    litellm = litellm_module()
+    call = Call(
+        model=call_model or request.model,
+        messages=request.messages,
+        params=request.params,
+        api_base=call_base or request.api_base,
+        api_key=api_key,
+        timeout_s=policy.timeout_s,
+        pricing=pricing,
+    )
+    run = send or attempt
     started = time.monotonic()
-    attempt = 0
+    tries = 0
     while True:
-        attempt += 1
+        tries += 1
         if limiter is not None:
             await limiter.acquire()
-        throttled = False
-        error: ErrorInfo | None = None
-        retry_after: float | None = None
-        t0 = time.monotonic()
+        outcome: Attempt | None = None
         try:
-            response = await litellm.acompletion(
-                model=call_model or request.model,
-                messages=list(request.messages),
-                api_base=call_base or request.api_base,
-                api_key=api_key,
-                timeout=policy.timeout_s,
-                num_retries=0,
-                max_retries=0,
-                **request.params,
-            )
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            error, retry_after = classify(exc)
-            throttled = error.kind == ErrorKind.RATE_LIMIT
+            outcome = await run(call)
         finally:
             if limiter is not None:
-                limiter.release(throttled=throttled)
-        if error is not None:
-            elapsed = time.monotonic() - started
-            if is_retryable(error):
-                wait = retry_after if retry_after is not None else _backoff(attempt, policy)
-                if attempt < policy.max_attempts and elapsed + wait < policy.max_retry_time_s:
-                    await asyncio.sleep(wait)
-                    continue
-            return Completion(text=None, attempts=attempt, error=error)
-        latency = time.monotonic() - t0
-        return _to_completion(response, latency=latency, attempts=attempt, pricing=pricing, litellm=litellm)
+                throttled = outcome is not None and _is_rate_limit(outcome.error)
+                limiter.release(throttled=throttled, retry_after=outcome.retry_after if outcome else None)
+        assert outcome is not None
+        error = outcome.error
+        if error is None:
+            assert outcome.completion is not None
+            return replace(outcome.completion, attempts=tries)
+        elapsed = time.monotonic() - started
+        if is_retryable(error):
+            wait = outcome.retry_after if outcome.retry_after is not None else _backoff(tries, policy)
+            if tries < policy.max_attempts and elapsed + wait < policy.max_retry_time_s:
+                await asyncio.sleep(wait)
+                continue
+        return Completion(text=None, attempts=tries, error=error)
+
+
+def _is_rate_limit(error: ErrorInfo | None) -> bool:
+    return error is not None and error.kind == ErrorKind.RATE_LIMIT
 
 
 def is_retryable(error: ErrorInfo) -> bool:
@@ -179,15 +264,12 @@ def _backoff(attempt: int, policy: RetryPolicy) -> float:
     return raw * (0.5 + random.random() / 2)
 
 
-def _to_completion(
-    response: Any, *, latency: float, attempts: int, pricing: Pricing | None, litellm: ModuleType
-) -> Completion:
+def _to_completion(response: Any, *, latency: float, call: Call) -> Completion:
     choices = getattr(response, "choices", None) or []
     if not choices:
         return Completion(
             text=None,
             latency_s=latency,
-            attempts=attempts,
             error=ErrorInfo(ErrorKind.BAD_RESPONSE, "the response had no choices"),
         )
     choice = choices[0]
@@ -195,15 +277,7 @@ def _to_completion(
     text = getattr(message, "content", None)
     finish = getattr(choice, "finish_reason", None)
     in_tok, out_tok = _usage(response)
-    if pricing is not None:
-        cost = pricing.cost(in_tok, out_tok)
-    elif in_tok is None:
-        cost = None  # no usage reported: LiteLLM would price its made-up zeros as $0
-    else:
-        try:
-            cost = float(litellm.completion_cost(completion_response=response))
-        except Exception:
-            cost = None  # no price known for this model: unknown, never 0
+    cost = _cost(response, call, in_tok, out_tok)
     if finish == "content_filter" and not text:
         return Completion(
             text=None,
@@ -212,7 +286,6 @@ def _to_completion(
             output_tokens=out_tok,
             cost_usd=cost,
             latency_s=latency,
-            attempts=attempts,
             error=ErrorInfo(ErrorKind.CONTENT_FILTER, "the provider's content filter blocked the answer"),
         )
     return Completion(
@@ -222,8 +295,42 @@ def _to_completion(
         output_tokens=out_tok,
         cost_usd=cost,
         latency_s=latency,
-        attempts=attempts,
     )
+
+
+def _cost(response: Any, call: Call, in_tok: int | None, out_tok: int | None) -> float | None:
+    """The request's cost in USD, or None when unknown (never a made-up 0).
+
+    A suite price wins. No usage reported: unknown (LiteLLM would price its made-up zeros as $0).
+    Otherwise the cost LiteLLM already computed for this response while returning it (the same
+    figure ``completion_cost`` gives, at no further cost); failing that, the model's per-token
+    price from LiteLLM's map, looked up once per model.
+    """
+    if call.pricing is not None:
+        return call.pricing.cost(in_tok, out_tok)
+    if in_tok is None or out_tok is None:
+        return None
+    hidden = getattr(response, "_hidden_params", None)
+    known = hidden.get("response_cost") if isinstance(hidden, dict) else None
+    if isinstance(known, int | float) and not isinstance(known, bool) and math.isfinite(known):
+        return float(known)
+    price = model_price(call.model)
+    return price.cost(in_tok, out_tok) if price is not None else None
+
+
+@functools.lru_cache(maxsize=256)
+def model_price(model: str) -> Pricing | None:
+    """LiteLLM's per-token price of ``model`` (flat rates), or None when its map has none."""
+    try:
+        per_m_in, _ = litellm_module().cost_per_token(
+            model=model, prompt_tokens=1_000_000, completion_tokens=0
+        )
+        _, per_m_out = litellm_module().cost_per_token(
+            model=model, prompt_tokens=0, completion_tokens=1_000_000
+        )
+    except Exception:
+        return None
+    return Pricing(float(per_m_in), float(per_m_out))
 
 
 def _usage(response: Any) -> tuple[int | None, int | None]:

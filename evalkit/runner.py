@@ -1,24 +1,27 @@
-"""The fan-out: every model x sample x epoch, through the cache and the provider, into the ledger.
+"""One run (new or resumed), from the loaded suite to the report: the orchestration.
 
-Each model has its own pool of ``concurrency`` workers pulling cells from one iterator,
-so at most that many of its requests are in flight and nothing holds all results in
-memory. A result is appended (and flushed) to ``samples.jsonl`` the moment it is scored;
-``--resume`` skips every cell already there, so an interrupted run never pays twice.
-A 401/403 stops that model's remaining requests (they are not written, so a resume after
-fixing the key sends them); every other failure is recorded as data.
+The stages, each in its own module: :mod:`evalkit.plan` (the models as called, and the scan
+that renders every sample once and sorts the pending cells into cache hits and cells to send),
+:mod:`evalkit.fanout` (replaying the hits, then sending the rest), :mod:`evalkit.pool` (worker
+processes for the network when one core cannot keep up). This module prepares the run folder,
+wires those together, and turns what happened into the manifest and an exit code.
+
+``--resume`` skips every cell already in the ledger, so an interrupted run never pays twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-import difflib
+import contextlib
 import json
 import os
 import platform
 import secrets
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,91 +29,23 @@ from typing import Any
 
 from evalkit import __version__
 from evalkit.budget import Budget
-from evalkit.cache import ResponseCache, request_key
+from evalkit.cache import ResponseCache
 from evalkit.dataset import Dataset, load_dataset
-from evalkit.errors import ConfigError, ExitCode, InfrastructureError, RunDirError
+from evalkit.errors import ExitCode, InfrastructureError, RunDirError
+from evalkit.fanout import FanOut
 from evalkit.ledger import LedgerWriter, done_cells, iter_results, read_manifest
-from evalkit.limiter import AdaptiveLimiter
+from evalkit.plan import ModelPlan, RunOptions, Work, cpu_cores, plan_models, scan
+from evalkit.pool import WorkerPool, pool_size
 from evalkit.progress import RunProgress
 from evalkit.prompt import Renderer
-from evalkit.providers import (
-    Pricing,
-    RetryPolicy,
-    api_key_for,
-    complete,
-    litellm_version,
-    missing_credentials,
-)
-from evalkit.providers_list import LOCAL_PROVIDER
+from evalkit.providers import litellm_module, litellm_version
 from evalkit.scorers.registry import ScoreFn, build_scorer
-from evalkit.suite import LoadedSuite, ModelConfig, load_suite
-from evalkit.types import Completion, ErrorKind, Request, Result, Sample, Score
+from evalkit.suite import LoadedSuite, load_suite
+from evalkit.types import Sample
+
+__all__ = ["RunOptions", "RunOutcome", "Runner", "new_run_id", "resume", "write_manifest"]
 
 Echo = Callable[[str], None]
-
-
-@dataclass
-class RunOptions:
-    models: list[str] | None = None
-    """Display names to run (default: every model of the suite)."""
-    limit: int | None = None
-    """Only the first N samples (for a quick look; the report says so)."""
-    output_dir: Path = Path("results")
-    use_cache: bool = True
-    progress: bool = True
-    max_cost_usd: float | None = None
-    """Overrides the suite's ``max_cost_usd`` (not part of the suite's hash, so a resume may raise it)."""
-
-
-@dataclass
-class ModelPlan:
-    """One model as this run will call it."""
-
-    config: ModelConfig
-    group: str
-    params: dict[str, Any]
-    concurrency: int
-    policy: RetryPolicy
-    pricing: Pricing | None
-    identity_model: str
-    """What the cache key says the model is (stable across runs; ``local/<alias>`` for embedded models)."""
-    identity_base: str | None
-    call_model: str
-    """The LiteLLM model string actually called."""
-    call_base: str | None = None
-    api_key: str | None = None
-    limiter: AdaptiveLimiter | None = None
-    status: str = "ok"
-    reason: str | None = None
-    done: int = 0
-    errors: int = 0
-    cached: int = 0
-
-    @property
-    def name(self) -> str:
-        return self.config.name
-
-    def manifest(self) -> dict[str, Any]:
-        c = self.config
-        return {
-            "name": c.name,
-            "model": c.model,
-            "group": self.group,
-            "api_base": c.api_base,
-            "params": self.params,
-            "concurrency": self.concurrency,
-            "price": c.price.model_dump() if c.price else None,
-            "status": self.status,
-            "status_reason": self.reason,
-            "counts": {"done": self.done, "errors": self.errors, "cached": self.cached},
-            "concurrency_seen": None
-            if self.limiter is None
-            else {
-                "peak": self.limiter.peak,
-                "lowest_limit": self.limiter.lowest,
-                "throttled": self.limiter.throttles,
-            },
-        }
 
 
 @dataclass
@@ -158,82 +93,43 @@ class Runner:
             hidden=self.suite.dataset.hidden,
             where=str(loaded.path),
         )
-        for s in self.samples:  # every template variable checked before the first request
-            self.renderer.render(s)
         self.scorers: dict[str, ScoreFn] = {
             sc.key: build_scorer(
                 sc.name, sc.args, base_dir=loaded.base_dir, where=f"{loaded.path}: scorers.{i}"
             )
             for i, sc in enumerate(self.suite.scorers)
         }
-        self.plans = [self._plan(m) for m in self._selected_models()]
-
-    # --- planning ----------------------------------------------------------------------------
-
-    def _selected_models(self) -> list[ModelConfig]:
-        models = self.suite.models
-        if not self.options.models:
-            return list(models)
-        names = [m.name for m in models]
-        chosen = []
-        for want in self.options.models:
-            if want not in names:
-                close = difflib.get_close_matches(want, names, n=1, cutoff=0.5)
-                hint = f" Did you mean {close[0]}?" if close else ""
-                raise ConfigError(
-                    f"--models: '{want}' is not a model of {self.loaded.path}.{hint} "
-                    f"Models: {', '.join(names)}"
-                )
-            chosen.append(next(m for m in models if m.name == want))
-        return chosen
-
-    def _plan(self, m: ModelConfig) -> ModelPlan:
-        d = self.suite.defaults
-        policy = RetryPolicy(
-            max_attempts=m.max_attempts or d.max_attempts,
-            timeout_s=m.timeout_s or d.timeout_s,
-            max_retry_time_s=d.max_retry_time_s,
-        )
-        pricing = Pricing(m.price.input_per_mtok, m.price.output_per_mtok) if m.price else None
-        plan = ModelPlan(
-            config=m,
-            group=str(m.group),
-            params=self.suite.params_for(m),
-            concurrency=self.suite.concurrency_for(m),
-            policy=policy,
-            pricing=pricing,
-            identity_model=m.model,
-            identity_base=m.api_base,
-            call_model=m.model,
-            call_base=m.api_base,
-        )
-        if m.model.startswith(LOCAL_PROVIDER + "/"):
-            plan.identity_model = _local_identity(m.model.split("/", 1)[1])
-            return plan
-        reason = missing_credentials(m.model, api_base=m.api_base, api_key_env=m.api_key_env)
-        if reason:
-            plan.status, plan.reason = "skipped", reason
-        else:
-            plan.api_key = api_key_for(m.api_base, m.api_key_env)
-        return plan
-
-    # --- execution ---------------------------------------------------------------------------
+        self.plans = plan_models(self.suite, options.models, loaded.path)
+        self.budget = Budget(options.max_cost_usd or self.suite.max_cost_usd)
+        self.execution: dict[str, Any] = {"workers": 0}
+        """How the run was executed (worker processes, seconds per phase), for run.json and the benchmark."""
 
     def execute(self, resume_dir: Path | None = None) -> RunOutcome:
+        """Run (or continue) the suite and write its report. Nothing is sent before every sample rendered."""
         from evalkit.doctor import unreachable_endpoints
 
-        failed = unreachable_endpoints([p.config for p in self.plans if p.status == "ok"])
-        if failed:
-            names = "; ".join(f"{c.model}: {c.detail}" for c in failed)
-            raise InfrastructureError(f"{names} — start the server or fix api_base (nothing was sent)")
-        run_dir, manifest, done = self._prepare_dir(resume_dir)
+        done = self._check_resume(resume_dir) if resume_dir is not None else set()
+        runnable = [p for p in self.plans if p.status == "ok"]
+        epochs = self.suite.epochs
+        cache = ResponseCache.default() if self.options.use_cache and runnable else None
+        try:
+            t0 = time.perf_counter()
+            work = scan(self.samples, self.renderer, runnable, epochs, done, cache)  # the template check
+            self.execution["seconds"] = {"scan": round(time.perf_counter() - t0, 3)}
+            sending = [p.config for i, p in enumerate(runnable) if work.send_count(i)]
+            failed = unreachable_endpoints(sending)  # a model served wholly from the cache needs no server
+            if failed:
+                names = "; ".join(f"{c.model}: {c.detail}" for c in failed)
+                raise InfrastructureError(f"{names} — start the server or fix api_base (nothing was sent)")
+        except BaseException:
+            if cache is not None:
+                cache.close()
+            raise
+        run_dir, manifest = self._prepare_dir(resume_dir)
         for p in self.plans:
             if p.status == "skipped":
                 self.echo(f"skipping {p.name} ({p.config.model}): {p.reason}")
-        runnable = [p for p in self.plans if p.status == "ok"]
-        epochs = self.suite.epochs
         planned = len(self.samples) * epochs * len(runnable)
-        remaining = planned - sum(1 for c in done if c[1] in {p.name for p in runnable})
         if not runnable:
             manifest.update(
                 status="failed", finished_at=_now_iso(), models=[p.manifest() for p in self.plans]
@@ -245,47 +141,41 @@ class Runner:
                 ExitCode.INFRASTRUCTURE,
                 "no model could run: every model was skipped (see the lines above)",
             )
-        cache = ResponseCache.default() if self.options.use_cache else None
-        self.budget = Budget(self.options.max_cost_usd or self.suite.max_cost_usd)
+        remaining = planned - sum(1 for c in done if c[1] in {p.name for p in runnable})
         if resume_dir is not None and self.budget.cap_usd is not None:
             self.budget.spent_usd = sum(
                 r.completion.cost_usd or 0.0 for r in iter_results(run_dir) if not r.completion.cached
             )
         if self.budget.cap_usd is not None:
             for p in runnable:
-                if p.pricing is None and not p.config.model.startswith(LOCAL_PROVIDER + "/"):
+                if p.pricing is None and not p.is_local:
                     self.echo(f"note: max_cost_usd counts {p.name} only where LiteLLM knows its price")
-        to_send = {p.name: self._to_send(p, done, cache) for p in runnable}
+        to_send = [work.send_count(i) for i in range(len(runnable))]
         self.echo(
             f"run {run_dir}: {len(runnable)} model(s) x {len(self.samples)} samples x {epochs} epoch(s); "
-            f"{remaining} to go, {sum(to_send.values())} of them not in the cache"
+            f"{remaining} to go, {sum(to_send)} of them not in the cache"
         )
+        status = "finished"
+        pool: WorkerPool | None = None
+        ledger: LedgerWriter | None = None
         try:
-            self._start_local_servers([p for p in runnable if to_send[p.name]])
+            if any(to_send):
+                t0 = time.perf_counter()
+                pool = self._start_pool(runnable, to_send)
+                self.execution["seconds"]["start"] = round(time.perf_counter() - t0, 3)
+                self._start_local_servers([p for p, n in zip(runnable, to_send, strict=True) if n])
+            ledger = LedgerWriter(run_dir / "samples.jsonl", batch=True)
+            status = self._run(runnable, work, done, cache, ledger, pool)
         except InfrastructureError:
-            if cache is not None:
-                cache.close()
             manifest.update(status="failed", finished_at=_now_iso())
             write_manifest(run_dir, manifest)
             raise
-        ledger = LedgerWriter(run_dir / "samples.jsonl")
-        progress = RunProgress(
-            [(p.name, len(self.samples) * epochs) for p in runnable],
-            enabled=self.options.progress,
-            echo=self.echo,
-        )
-        for p in runnable:
-            already = sum(1 for c in done if c[1] == p.name)
-            p.done = already
-            progress.advance(p.name, already, errors=0, cost=None, initial=True)
-        status = "finished"
-        try:
-            with progress:
-                _run_async(self._fan_out(runnable, done, cache, ledger, progress))
-        except KeyboardInterrupt:
-            status = "interrupted"
         finally:
-            ledger.close()
+            if ledger is not None:
+                ledger.close()
+            if pool is not None:
+                pool.close()
+                self.execution["worker_cpu_s"] = [round(c, 3) for c in pool.cpu_s]
             if cache is not None:
                 if cache.corrupt:
                     self.echo(
@@ -303,6 +193,7 @@ class Runner:
             models=[p.manifest() for p in self.plans],
             counts=self._counts(planned),
             budget=self.budget.manifest(),
+            execution=self.execution,
         )
         write_manifest(run_dir, manifest)
         if status == "interrupted":
@@ -315,6 +206,95 @@ class Runner:
             )
         self._write_report(run_dir)
         return self._outcome(run_dir, planned)
+
+    def _run(
+        self,
+        runnable: list[ModelPlan],
+        work: Work,
+        done: set[tuple[str, str, int]],
+        cache: ResponseCache | None,
+        ledger: LedgerWriter,
+        pool: WorkerPool | None,
+    ) -> str:
+        """Replay the cache hits, then send the rest; 'finished' or 'interrupted' (Ctrl+C, SIGTERM)."""
+        progress = RunProgress(
+            [(p.name, len(self.samples) * self.suite.epochs) for p in runnable],
+            enabled=self.options.progress,
+            echo=self.echo,
+        )
+        for p in runnable:
+            already = sum(1 for c in done if c[1] == p.name)
+            p.done = already
+            progress.advance(p.name, already, errors=0, cost=None, initial=True)
+        fan = FanOut(
+            plans=runnable,
+            samples=self.samples,
+            renderer=self.renderer,
+            scorers=self.scorers,
+            cache=cache,
+            ledger=ledger,
+            progress=progress,
+            budget=self.budget,
+            echo=self.echo,
+            send=pool.send if pool is not None else None,
+        )
+
+        async def send_all() -> None:
+            if pool is None:
+                return await fan.send_all(work)
+            await pool.open()
+            try:
+                await fan.send_all(work)
+            finally:
+                pool.detach()
+
+        timings = self.execution.setdefault("seconds", {})
+        try:
+            with _sigterm_interrupts(), progress:
+                t0 = time.perf_counter()
+                fan.replay(work)
+                timings["replay"] = round(time.perf_counter() - t0, 3)
+                if any(work.send_count(i) for i in range(len(runnable))):
+                    if pool is not None:  # this process mostly waits now: load the report meanwhile
+                        threading.Thread(
+                            target=_import_report, name="evalkit-warm-report", daemon=True
+                        ).start()
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    asyncio.run(send_all())
+                    timings["send"] = round(time.perf_counter() - t0, 3)
+                    self.execution["send_cpu_s"] = round(time.process_time() - c0, 3)
+        except KeyboardInterrupt:
+            return "interrupted"
+        return "finished"
+
+    def _start_pool(self, runnable: list[ModelPlan], to_send: list[int]) -> WorkerPool | None:
+        """Import LiteLLM before the clock of the fan-out starts; fork workers if one core cannot keep up."""
+        in_flight = sum(p.concurrency for p, n in zip(runnable, to_send, strict=True) if n)
+        n = pool_size(self.options.workers, cores=cpu_cores(), in_flight=in_flight, to_send=sum(to_send))
+        if n == 0:
+            litellm_module()
+            return None
+        self.execution["workers"] = n
+        return WorkerPool(n).start()
+
+    def _check_resume(self, resume_dir: Path) -> set[tuple[str, str, int]]:
+        """Refuse a resume whose suite or data changed; the cells already in the ledger."""
+        manifest = read_manifest(resume_dir)
+        if manifest.get("suite", {}).get("hash") != self.loaded.suite_hash:
+            raise RunDirError(
+                f"{resume_dir}: the suite changed since this run started "
+                f"({self.loaded.path}); start a new run instead of resuming"
+            )
+        if manifest.get("dataset", {}).get("sha256") != self.dataset.sha256:
+            raise RunDirError(
+                f"{resume_dir}: the dataset {self.dataset.path} changed since this run started; "
+                "start a new run instead of resuming"
+            )
+        warnings: list[str] = []
+        done = done_cells(resume_dir, warnings)
+        for w in warnings:
+            self.echo(f"warning: {w} (that cell will be sent again)")
+        return done
 
     def _counts(self, planned: int) -> dict[str, int]:
         return {
@@ -355,26 +335,12 @@ class Runner:
             **counts,
         )
 
-    def _prepare_dir(self, resume_dir: Path | None) -> tuple[Path, dict[str, Any], set[tuple[str, str, int]]]:
+    def _prepare_dir(self, resume_dir: Path | None) -> tuple[Path, dict[str, Any]]:
         if resume_dir is not None:
             manifest = read_manifest(resume_dir)
-            if manifest.get("suite", {}).get("hash") != self.loaded.suite_hash:
-                raise RunDirError(
-                    f"{resume_dir}: the suite changed since this run started "
-                    f"({self.loaded.path}); start a new run instead of resuming"
-                )
-            if manifest.get("dataset", {}).get("sha256") != self.dataset.sha256:
-                raise RunDirError(
-                    f"{resume_dir}: the dataset {self.dataset.path} changed since this run started; "
-                    "start a new run instead of resuming"
-                )
             manifest.update(status="running", resumed_at=_now_iso())
             write_manifest(resume_dir, manifest)
-            warnings: list[str] = []
-            done = done_cells(resume_dir, warnings)
-            for w in warnings:
-                self.echo(f"warning: {w} (that cell will be sent again)")
-            return resume_dir, manifest, done
+            return resume_dir, manifest
         run_dir = self.options.output_dir / self.suite.name / new_run_id()
         run_dir.mkdir(parents=True, exist_ok=False)
         manifest = {
@@ -410,31 +376,10 @@ class Runner:
             },
         }
         write_manifest(run_dir, manifest)
-        return run_dir, manifest, set()
-
-    def _pending(self, plan: ModelPlan, done: set[tuple[str, str, int]]) -> Iterator[tuple[Sample, int]]:
-        return (
-            (s, e) for e in range(self.suite.epochs) for s in self.samples if (s.id, plan.name, e) not in done
-        )
-
-    def _request(self, plan: ModelPlan, sample: Sample, epoch: int) -> Request:
-        return Request(
-            model=plan.identity_model,
-            messages=self.renderer.render(sample),
-            params=plan.params,
-            api_base=plan.identity_base,
-            epoch=epoch,
-        )
-
-    def _to_send(self, plan: ModelPlan, done: set[tuple[str, str, int]], cache: ResponseCache | None) -> int:
-        """How many of the model's remaining cells miss the cache (a fully cached re-run starts no server)."""
-        pending = self._pending(plan, done)
-        if cache is None:
-            return sum(1 for _ in pending)
-        return sum(not cache.contains(request_key(self._request(plan, s, e))) for s, e in pending)
+        return run_dir, manifest
 
     def _start_local_servers(self, plans: list[ModelPlan]) -> None:
-        local = [p for p in plans if p.config.model.startswith(LOCAL_PROVIDER + "/")]
+        local = [p for p in plans if p.is_local]
         if not local:
             return
         from evalkit.local import ensure_local_model
@@ -450,127 +395,16 @@ class Runner:
 
         write_report(run_dir)
 
-    async def _fan_out(
-        self,
-        plans: list[ModelPlan],
-        done: set[tuple[str, str, int]],
-        cache: ResponseCache | None,
-        ledger: LedgerWriter,
-        progress: RunProgress,
-    ) -> None:
-        async def run_model(plan: ModelPlan) -> None:
-            plan.limiter = AdaptiveLimiter(plan.concurrency)
-            cells = self._pending(plan, done)
 
-            async def worker() -> None:
-                for sample, epoch in cells:  # shared iterator: each cell is taken by exactly one worker
-                    if plan.status != "ok" or self.budget.exhausted:
-                        return
-                    result = await self._one(plan, sample, epoch, cache)
-                    if result is None:
-                        continue
-                    ledger.append(result)
-                    plan.done += 1
-                    plan.cached += result.completion.cached
-                    plan.errors += not result.completion.ok
-                    spent = result.completion.cost_usd
-                    if spent is not None and result.completion.cached:
-                        spent = 0.0  # a cached answer costs nothing this run
-                    progress.advance(plan.name, 1, errors=int(not result.completion.ok), cost=spent)
-
-            await asyncio.gather(*(worker() for _ in range(plan.concurrency)))
-
-        await asyncio.gather(*(run_model(p) for p in plans))
-
-    async def _one(
-        self, plan: ModelPlan, sample: Sample, epoch: int, cache: ResponseCache | None
-    ) -> Result | None:
-        request = self._request(plan, sample, epoch)
-        key = request_key(request)
-        completion = cache.get(key) if cache is not None else None
-        if completion is None:
-            reserved = self.budget.allow(plan.name)
-            if reserved is None:
-                return None  # over budget: not sent, not written; the worker stops
-            completion = await complete(
-                request,
-                policy=plan.policy,
-                api_key=plan.api_key,
-                pricing=plan.pricing,
-                call_model=plan.call_model,
-                call_base=plan.call_base,
-                limiter=plan.limiter,
-            )
-            self.budget.settle(plan.name, reserved, completion.cost_usd)
-            if completion.error is not None and completion.error.kind == ErrorKind.AUTH:
-                if plan.status == "ok":
-                    env = plan.config.api_key_env or _key_var(plan.config.model)
-                    plan.status = "stopped"
-                    plan.reason = (
-                        f"HTTP {completion.error.status}: the provider rejected the credentials; check {env}"
-                    )
-                    self.echo(f"stopping {plan.name}: {plan.reason}")
-                return None  # not written: a resume with a fixed key sends it
-            if cache is not None:
-                cache.put(key, completion)
-        scores = self._score(completion, sample) if completion.ok else {}
-        return Result(
-            sample_id=sample.id,
-            model=plan.name,
-            epoch=epoch,
-            completion=completion,
-            scores=scores,
-            request_key=key,
-            input=sample.input,
-            expected=sample.expected,
-            tags=sample.tags,
-            at=time.time(),
-        )
-
-    def _score(self, completion: Completion, sample: Sample) -> dict[str, Score]:
-        text = completion.text or ""
-        out = {}
-        for key, fn in self.scorers.items():
-            try:
-                out[key] = fn(text, sample)
-            except Exception as exc:  # a scorer bug must not lose the completion
-                out[key] = Score(
-                    0.0, None, f"scorer raised {type(exc).__name__}: {exc}", label="scorer_error"
-                )
-        return out
+def _import_report() -> None:
+    """Import the report writer (and what it imports) ahead of time; a failure shows when it is used."""
+    with contextlib.suppress(Exception):
+        import evalkit.report  # noqa: F401
 
 
-def _local_identity(alias: str) -> str:
-    """The cache identity of an embedded model: its alias and the exact weights and runtime that serve it."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    from evalkit.local import get_local_spec
-
-    spec = get_local_spec(alias)
-    parts = [f"{LOCAL_PROVIDER}/{alias}", spec.fingerprint()]  # weights file, chat template, context size
-    for dist in (spec.distribution, spec.runtime):
-        try:
-            parts.append(f"{dist}=={version(dist)}")
-        except PackageNotFoundError:
-            parts.append(f"{dist}==?")
-    return "@".join(parts)
-
-
-def _key_var(model: str) -> str:
-    provider = model.split("/", 1)[0]
-    return {
-        "openai": "OPENAI_API_KEY",
-        "anthropic": "ANTHROPIC_API_KEY",
-        "gemini": "GEMINI_API_KEY",
-        "together_ai": "TOGETHERAI_API_KEY",
-        "groq": "GROQ_API_KEY",
-        "fireworks_ai": "FIREWORKS_AI_API_KEY",
-        "openrouter": "OPENROUTER_API_KEY",
-    }.get(provider, f"the API key for {provider}")
-
-
-def _run_async(coro: Any) -> None:
-    """Run the fan-out; SIGTERM is treated like Ctrl+C so both leave a resumable run."""
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM is treated like Ctrl+C, so both leave a resumable run."""
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_term(signum: int, frame: Any) -> None:
@@ -578,7 +412,7 @@ def _run_async(coro: Any) -> None:
 
     signal.signal(signal.SIGTERM, on_term)
     try:
-        asyncio.run(coro)
+        yield
     finally:
         signal.signal(signal.SIGTERM, previous)
 

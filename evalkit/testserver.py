@@ -34,15 +34,16 @@ in all message contents (system included), ``completion_tokens`` that of the rep
 Server-wide options: ``require_key`` answers 401 unless ``Authorization: Bearer KEY`` is
 sent (for Anthropic ``x-api-key: KEY`` works too: LiteLLM sends that, the anthropic SDK
 2.x sends Bearer); ``rate_limit_per_minute`` admits that many requests per rolling 60 s
-and answers 429 with ``Retry-After`` (whole seconds until a slot frees) beyond it. Both
-are checked before the rules, and answered at once.
+(``rate_limit_window_s`` shortens the window, for benchmarks: the limit then counts per that
+many seconds) and answers 429 with ``Retry-After`` (whole seconds until a slot frees) beyond
+it. Both are checked before the rules, and answered at once.
 
 Control endpoints, for a server in another process: ``GET /_evalkit/stats`` (the
 :class:`Stats` as JSON), ``POST /_evalkit/reset`` (:meth:`TestServer.reset_stats`),
 ``POST /_evalkit/script`` with ``{"rules": [{...Rule fields...}], "clear": false}``.
 
 Command line: ``python -m evalkit.testserver --port 8000 [--latency 0.2] [--answers
-FILE.jsonl] [--require-key KEY] [--rate-limit N]`` (port 0 picks a free one) prints the
+FILE.jsonl] [--require-key KEY] [--rate-limit N [--rate-window S]]`` (port 0 picks a free one) prints the
 URL as its first stdout line and serves until SIGINT/SIGTERM.
 The answers file has one ``{"contains": "...", "reply": "..."}`` object per line.
 """
@@ -248,10 +249,11 @@ class _Counters:
 
 
 class _RateWindow:
-    """Admits ``limit`` requests per rolling :data:`RATE_WINDOW_S`."""
+    """Admits ``limit`` requests per rolling ``window_s`` (default :data:`RATE_WINDOW_S`)."""
 
-    def __init__(self, limit: int | None) -> None:
+    def __init__(self, limit: int | None, window_s: float = RATE_WINDOW_S) -> None:
         self._limit = limit
+        self._window = window_s
         self._lock = threading.Lock()
         self._admitted: deque[float] = deque()
 
@@ -261,12 +263,12 @@ class _RateWindow:
             return None
         now = time.monotonic()
         with self._lock:
-            while self._admitted and self._admitted[0] <= now - RATE_WINDOW_S:
+            while self._admitted and self._admitted[0] <= now - self._window:
                 self._admitted.popleft()
             if len(self._admitted) < self._limit:
                 self._admitted.append(now)
                 return None
-            return max(1, math.ceil(self._admitted[0] + RATE_WINDOW_S - now))
+            return max(1, math.ceil(self._admitted[0] + self._window - now))
 
     def reset(self) -> None:
         with self._lock:
@@ -320,6 +322,7 @@ class TestServer:
         answers: Mapping[str, str] | None = None,
         require_key: str | None = None,
         rate_limit_per_minute: int | None = None,
+        rate_limit_window_s: float = RATE_WINDOW_S,
         port: int = 0,
     ) -> None:
         self.latency = latency
@@ -329,7 +332,7 @@ class TestServer:
         self._port = port
         self._counters = _Counters()
         self._rules = _Rulebook()
-        self._rate = _RateWindow(rate_limit_per_minute)
+        self._rate = _RateWindow(rate_limit_per_minute, rate_limit_window_s)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -666,12 +669,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--answers", type=Path, help="JSONL of {contains, reply}")
     parser.add_argument("--require-key", help="answer 401 unless this API key is sent")
     parser.add_argument("--rate-limit", type=int, help="requests admitted per rolling minute")
+    parser.add_argument(
+        "--rate-window",
+        type=float,
+        default=RATE_WINDOW_S,
+        help="seconds of the rate-limit window (default 60)",
+    )
     args = parser.parse_args(argv)
     server = TestServer(
         latency=args.latency,
         answers=_load_answers(args.answers) if args.answers else None,
         require_key=args.require_key,
         rate_limit_per_minute=args.rate_limit,
+        rate_limit_window_s=args.rate_window,
         port=args.port,
     )
     done = threading.Event()
