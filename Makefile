@@ -74,6 +74,10 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format --check evalkit tests
 	$(BIN)/mypy
 
+# The performance benchmark (~15 min on 2 cores): writes bench/results.md (see bench/run.py).
+bench: $(VENV)/.main $(VENV)/.local
+	$(BIN)/python bench/run.py
+
 # Regenerate the locks (needs uv and the package registry). Review the diff before committing.
 lock:
 	uv pip compile --python-version 3.11 --generate-hashes --quiet requirements/main.in -o requirements/main.lock
