@@ -16,8 +16,9 @@ open model can take over, so the rules about open models are judged per open mod
 Rules about closed models apply to the run as a whole: ``min_score[closed] MODEL`` and
 ``max_error_rate MODEL`` for each closed model that ran.
 
-Always checked: ``run_status`` (a run.json status other than ``finished`` / ``running`` holds
-partial results: cannot decide) and ``infrastructure`` (a model stopped mid-run, a model with no
+Always checked: ``run_status`` (a run.json status other than ``finished`` — ``running`` for a
+run in progress or killed, ``interrupted``, ``failed``, ``budget_exhausted`` — holds partial
+results: cannot decide, with how to resume) and ``infrastructure`` (a model stopped mid-run, a model with no
 result, every request of a model failed, no model ran). A rule that cannot be evaluated (no closed
 model for ``max_gap``, no model of a group for ``min_score``, no shared cell) is ``insufficient``.
 
@@ -29,7 +30,8 @@ Outcome, in this order:
    lowest gap upper bound when several pass);
 4. every candidate fails one of its rules -> **STAY**, exit 1;
 5. otherwise -> **INCONCLUSIVE**: exit 4 (``gate.inconclusive: fail``, the default) or exit 0
-   with a warning line (``gate.inconclusive: pass``); the verdict prints the examples needed.
+   with a warning line (``gate.inconclusive: pass``); the verdict prints the examples needed for
+   the candidate closest to passing (:func:`closest_candidate`: lowest gap upper bound).
 
 No rule configured -> MIGRATE with a line that says so (the always-checked rules still apply).
 """
@@ -55,6 +57,7 @@ __all__ = [
     "RuleStatus",
     "RuleVerdict",
     "classify_gap",
+    "closest_candidate",
     "evaluate_gate",
     "format_gate",
     "gate_config_from_manifest",
@@ -94,6 +97,8 @@ class RuleVerdict:
     advice: str | None = None
     """For ``max_gap``: the half-width now and the examples needed (:mod:`evalkit.stats.planning`)."""
     needed: int | None = None
+    upper: float | None = None
+    """For ``max_gap``: the upper bound of the gap's interval (what :func:`closest_candidate` ranks on)."""
 
     @property
     def passed(self) -> bool:
@@ -111,7 +116,10 @@ class GateOutcome:
     candidates: tuple[tuple[str, Overall], ...] = ()
     """Each open model judged and its own outcome (migrate / stay / inconclusive)."""
     advice: str | None = None
-    """INCONCLUSIVE: what it would take to decide (the closest candidate's plan)."""
+    """INCONCLUSIVE: what it would take to decide (the plan of :attr:`closest`)."""
+    closest: str | None = None
+    """INCONCLUSIVE: the open model closest to passing (:func:`closest_candidate`); the advice and
+    the report's verdict sentence both name it."""
     inconclusive: str = "fail"
     """``gate.inconclusive``: ``fail`` (exit 4) or ``pass`` (exit 0 with a warning)."""
 
@@ -258,16 +266,20 @@ def _max_gap(summary: RunSummary, scorer: str, open_model: str, margin: float) -
     if not g.reliable:
         why += f" (the interval is unreliable below {MIN_RELIABLE_N} examples)"
     needed = plan.needed if status is RuleStatus.INCONCLUSIVE else None
-    return RuleVerdict(name, status, g.gap, margin, why, open_model, plan.text(), needed)
+    return RuleVerdict(name, status, g.gap, margin, why, open_model, plan.text(), needed, g.ci_high)
 
 
 def _run_status(summary: RunSummary) -> RuleVerdict:
     st = summary.status
     if st == "finished":
         return RuleVerdict("run_status", RuleStatus.PASS, None, None, "the run finished")
-    if st == "running":
-        why = "run.json still says running (in progress, or killed): results may be partial"
-        return RuleVerdict("run_status", RuleStatus.PASS, None, None, why)
+    if st in ("running", "interrupted"):
+        how = "still in progress, or killed" if st == "running" else "stopped by Ctrl+C or SIGTERM"
+        why = (
+            f"the run did not finish (run.json says {st!r}: {how}), so its results are partial; "
+            "finish it with `evalkit run --resume RUN_DIR`, then gate again"
+        )
+        return RuleVerdict("run_status", RuleStatus.INSUFFICIENT, None, None, why)
     why = f"run.json says the run is {st!r}: its results are partial or missing; resume or re-run it before gating"
     return RuleVerdict("run_status", RuleStatus.INSUFFICIENT, None, None, why)
 
@@ -316,14 +328,47 @@ def _outcome(rules: list[RuleVerdict], scorer: str | None, notes: list[str], pol
         )
     if all(o is Overall.STAY for _n, o in cands):
         return GateOutcome(tuple(rules), Overall.STAY, scorer, tuple(notes), None, cands, inconclusive=policy)
-    open_ = [
-        r for r in rules if r.needed is not None and candidates.get(r.candidate or "") is Overall.INCONCLUSIVE
-    ]
-    best = min(open_, key=lambda r: r.needed or 0, default=None)
-    advice = f"{best.candidate}: {best.advice}" if best is not None else None
+    best = closest_candidate(rules, candidates)
+    rule = next((r for r in rules if best is not None and r.name == f"max_gap {best}"), None)
+    advice = f"{best}: {rule.advice}" if rule is not None and rule.advice else None
     return GateOutcome(
-        tuple(rules), Overall.INCONCLUSIVE, scorer, tuple(notes), None, cands, advice, inconclusive=policy
+        tuple(rules),
+        Overall.INCONCLUSIVE,
+        scorer,
+        tuple(notes),
+        None,
+        cands,
+        advice,
+        inconclusive=policy,
+        closest=best,
     )
+
+
+def closest_candidate(
+    rules: list[RuleVerdict] | tuple[RuleVerdict, ...], candidates: Mapping[str, Overall]
+) -> str | None:
+    """The inconclusive open model closest to passing: the lowest upper bound of its ``max_gap``
+    interval, then the fewest examples needed to decide, then the name. The gate's advice and the
+    report's verdict sentence (:func:`evalkit.report.verdict.task_verdict`) both name this one."""
+    pool = [
+        r
+        for r in rules
+        if r.name.startswith("max_gap ")
+        and r.candidate is not None
+        and r.status is RuleStatus.INCONCLUSIVE
+        and candidates.get(r.candidate) is Overall.INCONCLUSIVE
+    ]
+    inf = float("inf")
+    best = min(
+        pool,
+        key=lambda r: (
+            r.upper if r.upper is not None else inf,
+            r.needed if r.needed is not None else inf,
+            r.candidate or "",
+        ),
+        default=None,
+    )
+    return best.candidate if best is not None else None
 
 
 def _rank(rules: list[RuleVerdict]) -> tuple[float, float]:

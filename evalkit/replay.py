@@ -3,34 +3,83 @@
 A model entry with ``replay:`` takes its answers from a previous run folder or from a JSONL of
 ``{"id": ..., "output": ..., "epoch": 0}`` rows (production logs, another tool's results), so CI
 can re-run only the candidate against a baseline recorded once. Replayed answers are scored
-by the same scorers as live ones and cost nothing this run.
+by the same scorers as live ones, are never sent, never cached and cost nothing this run.
 
-A replay is checked when the run is planned, before the first request:
+A replay is checked when the run starts, before the first request of any model
+(:func:`load_replays`):
 
 * a run folder must have been recorded on the same data (dataset sha256) and the same task
-  (prompt, scorers, dataset mapping: the suite's ``task_hash``), else it is refused with the
-  reason — its answers would not be comparable;
-* a JSONL must be valid, with unique ``(id, epoch)`` pairs, every id a sample of the dataset,
-  and every sample present (a missing answer would silently shrink the comparison).
+  (prompt, scorers, dataset mapping, epochs: the suite's ``task_hash``), else it is refused with
+  the reason — its answers would not be comparable. Its answers keep their recorded tokens, cost
+  and latency (and recorded errors stay errors), epoch by epoch;
+* a JSONL must be valid, with unique ``(id, epoch)`` pairs and every id a sample of the dataset.
+  ``epoch`` defaults to 0; a suite with ``epochs > 1`` needs ``epoch`` in the rows (refused
+  otherwise).
+
+An example of the run with no recorded answer is not skipped: it becomes a per-sample error of
+kind ``replay_missing`` (counted and shown like any failed request). On ``--resume`` the source
+must still have the fingerprint (sha256) recorded in run.json.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from evalkit.errors import ConfigError
-from evalkit.types import Completion
+from evalkit.errors import ConfigError, RunDirError
+from evalkit.types import Completion, ErrorInfo, ErrorKind, Sample
+
+if TYPE_CHECKING:
+    from evalkit.plan import ModelPlan, Work
+
+__all__ = ["Replay", "load_replay", "load_replays", "set_aside_replays"]
 
 
 @dataclass(frozen=True)
 class Replay:
     source: Path
     answers: dict[tuple[str, int], Completion]
+    kind: str = "jsonl"
+    """``run`` (a run folder) or ``jsonl``."""
+    sha256: str = ""
+    """Fingerprint of the answers: sha256 of the JSONL file, or of the run folder's ``samples.jsonl``."""
+    missing: int = 0
+    """Cells of this run with no recorded answer (each becomes a ``replay_missing`` error)."""
+    recorded: dict[str, Any] = field(default_factory=dict)
+    """For a run folder: its run id, the model's name there, its dataset sha256 and task hash."""
+    keys: dict[tuple[str, int], str] = field(default_factory=dict)
+    """The recorded request keys (run folders only)."""
 
     def get(self, sample_id: str, epoch: int) -> Completion | None:
         return self.answers.get((sample_id, epoch))
+
+    def answer(self, sample_id: str, epoch: int) -> tuple[Completion, str]:
+        """The recorded completion of a cell (or a ``replay_missing`` error) and the request key to record."""
+        key = self.keys.get((sample_id, epoch)) or _cell_key(self.sha256, sample_id, epoch)
+        got = self.answers.get((sample_id, epoch))
+        if got is not None:
+            return got, key
+        msg = f"no recorded answer for id '{sample_id}', epoch {epoch} in the replay {self.source}"
+        return Completion(text=None, cached=True, error=ErrorInfo(ErrorKind.REPLAY_MISSING, msg)), key
+
+    def manifest(self) -> dict[str, Any]:
+        """What run.json records under the model's ``replay``."""
+        return {
+            "path": str(self.source),
+            "kind": self.kind,
+            "sha256": self.sha256,
+            "answers": len(self.answers),
+            "missing": self.missing,
+            **self.recorded,
+        }
+
+
+def _cell_key(sha: str, sample_id: str, epoch: int) -> str:
+    return hashlib.sha256(f"replay\0{sha}\0{sample_id}\0{epoch}".encode()).hexdigest()
 
 
 def load_replay(
@@ -42,36 +91,60 @@ def load_replay(
     dataset_sha256: str,
     task_hash: str,
     where: str,
+    known_ids: Iterable[str] | None = None,
 ) -> Replay:
-    """Load and check a replay source for the model named ``model`` (its display name in that run)."""
+    """Load and check a replay source for the model named ``model`` (its display name in that run).
+
+    ``sample_ids`` are the examples this run uses (after ``--limit``); ``known_ids`` every id of
+    the dataset (default: ``sample_ids``), which a JSONL's ids must belong to."""
     if path.is_dir():
-        answers = _from_run(
+        answers, keys, recorded = _from_run(
             path, model=model, dataset_sha256=dataset_sha256, task_hash=task_hash, where=where
         )
+        kind, sha = "run", _sha256(path / "samples.jsonl")
     elif path.is_file():
-        answers = _from_jsonl(path, where=where)
+        answers, keys, recorded = _from_jsonl(path, where=where), {}, {}
+        kind, sha = "jsonl", _sha256(path)
+        if epochs > 1 and not any(e for _, e in answers):
+            raise ConfigError(
+                f"{where}: replay {path} has answers for epoch 0 only, but the suite asks {epochs} epochs; "
+                "give each row an 'epoch' (0 to epochs-1) or set epochs: 1"
+            )
+        known = set(sample_ids if known_ids is None else known_ids)
+        unknown = sorted({s for s, _ in answers} - known)
+        if unknown:
+            raise ConfigError(
+                f"{where}: {path} has answers for ids that are not in the dataset (first: '{unknown[0]}')"
+            )
     else:
         raise ConfigError(f"{where}: replay source not found: {path}")
     wanted = {(s, e) for s in sample_ids for e in range(epochs)}
-    unknown = sorted({s for s, _ in answers} - set(sample_ids))
-    if unknown and not path.is_dir():
-        raise ConfigError(
-            f"{where}: {path} has answers for ids that are not in the dataset (first: '{unknown[0]}')"
-        )
-    missing = sorted(wanted - set(answers))
-    if missing:
-        sid, epoch = missing[0]
-        raise ConfigError(
-            f"{where}: {path} lacks {len(missing)} of {len(wanted)} answers (first: '{sid}', epoch {epoch}); "
-            "a replayed baseline must cover every example"
-        )
-    return Replay(path, {k: v for k, v in answers.items() if k in wanted})
+    missing = len(wanted - set(answers))
+    return Replay(
+        path,
+        {k: v for k, v in answers.items() if k in wanted},
+        kind=kind,
+        sha256=sha,
+        missing=missing,
+        recorded=recorded,
+        keys={k: v for k, v in keys.items() if k in wanted},
+    )
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    try:
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except FileNotFoundError:
+        return ""
+    return h.hexdigest()
 
 
 def _from_run(
     run_dir: Path, *, model: str, dataset_sha256: str, task_hash: str, where: str
-) -> dict[tuple[str, int], Completion]:
-    from evalkit.errors import RunDirError
+) -> tuple[dict[tuple[str, int], Completion], dict[tuple[str, int], str], dict[str, Any]]:
     from evalkit.ledger import iter_results, read_manifest
 
     try:
@@ -96,35 +169,115 @@ def _from_run(
             f"{where}: replay {run_dir} has no model '{model}' (it has: {', '.join(map(str, names))})"
         )
     answers: dict[tuple[str, int], Completion] = {}
+    keys: dict[tuple[str, int], str] = {}
     for r in iter_results(run_dir):
-        if r.model == model and r.completion.ok:
+        if r.model == model:  # a recorded error is replayed as that error: the baseline as it was
             answers[(r.sample_id, r.epoch)] = replace(r.completion, cached=True)
-    return answers
+            keys[(r.sample_id, r.epoch)] = r.request_key
+    recorded = {
+        "run_id": manifest.get("run_id"),
+        "model": model,
+        "run_status": manifest.get("status"),
+        "dataset_sha256": recorded_sha,
+        "task_hash": recorded_task,
+    }
+    return answers, keys, recorded
 
 
 def _from_jsonl(path: Path, *, where: str) -> dict[tuple[str, int], Completion]:
     answers: dict[tuple[str, int], Completion] = {}
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(
-                    f"{path}:{lineno}: replay: invalid JSON at column {exc.colno}: {exc.msg}"
-                ) from None
-            if not isinstance(row, dict) or "id" not in row or not isinstance(row.get("output"), str):
-                raise ConfigError(f"{path}:{lineno}: replay rows need 'id' and a string 'output'")
-            epoch = row.get("epoch", 0)
-            if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
-                raise ConfigError(f"{path}:{lineno}: replay: 'epoch' must be a whole number >= 0")
-            key = (str(row["id"]), epoch)
-            if key in answers:
-                raise ConfigError(
-                    f"{path}:{lineno}: replay: a second answer for id '{key[0]}', epoch {epoch}"
-                )
-            answers[key] = Completion(text=row["output"], finish_reason="replay", cached=True)
+    try:
+        f = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{where}: replay: cannot read {path}: {exc.strerror}") from None
+    with f:
+        try:
+            lines = list(f)
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: replay: not UTF-8 text (byte {exc.start})") from None
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"{path}:{lineno}: replay: invalid JSON at column {exc.colno}: {exc.msg}"
+            ) from None
+        if not isinstance(row, dict) or "id" not in row or not isinstance(row.get("output"), str):
+            raise ConfigError(f"{path}:{lineno}: replay rows need 'id' and a string 'output'")
+        epoch = row.get("epoch", 0)
+        if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+            raise ConfigError(f"{path}:{lineno}: replay: 'epoch' must be a whole number >= 0")
+        key = (str(row["id"]), epoch)
+        if key in answers:
+            raise ConfigError(f"{path}:{lineno}: replay: a second answer for id '{key[0]}', epoch {epoch}")
+        answers[key] = Completion(text=row["output"], finish_reason="replay", cached=True)
     if not answers:
         raise ConfigError(f"{path}: replay file is empty")
     return answers
+
+
+def load_replays(
+    plans: list[ModelPlan],
+    *,
+    samples: list[Sample],
+    all_samples: list[Sample],
+    epochs: int,
+    dataset_sha256: str,
+    task_hash: str,
+    suite_path: Path,
+    resume_manifest: dict[str, Any] | None = None,
+) -> None:
+    """Load every replayed model's answers into its plan (raising :class:`ConfigError` with the
+    reason): called before the first request. On resume, refuse a source whose fingerprint changed."""
+    ids = [s.id for s in samples]
+    known = [s.id for s in all_samples]
+    before = {
+        m.get("name"): (m.get("replay") or {}).get("sha256")
+        for m in (resume_manifest or {}).get("models", [])
+        if isinstance(m, dict)
+    }
+    for plan in plans:
+        if plan.replay_path is None:
+            continue
+        where = f"{suite_path}: models.{plan.name}.replay"
+        plan.replay = load_replay(
+            plan.replay_path,
+            model=plan.config.replay_model or plan.name,
+            sample_ids=ids,
+            epochs=epochs,
+            dataset_sha256=dataset_sha256,
+            task_hash=task_hash,
+            where=where,
+            known_ids=known,
+        )
+        old = before.get(plan.name)
+        if old and old != plan.replay.sha256:
+            raise RunDirError(
+                f"{where}: {plan.replay_path} changed since this run started (sha256 {old[:12]}, "
+                f"now {plan.replay.sha256[:12]}); start a new run instead of resuming"
+            )
+
+
+def set_aside_replays(work: Work, plans: list[ModelPlan]) -> None:
+    """Take the replayed models' pending cells out of ``work`` (nothing of theirs is sent or read from
+    the cache) into each plan's ``replay_todo``, for :meth:`evalkit.fanout.FanOut.replay`."""
+    replayed = {i for i, p in enumerate(plans) if p.replay is not None}
+    if not replayed:
+        return
+    for i in replayed:
+        plans[i].replay_todo, work.todo[i] = (
+            work.todo[i],
+            [bytearray(work.n_samples) for _ in range(work.epochs)],
+        )
+    kept = []
+    for hit in work.hits:
+        pi, epoch, si, _key = hit
+        if pi in replayed:
+            todo = plans[pi].replay_todo
+            assert todo is not None
+            todo[epoch][si] = 1
+        else:
+            kept.append(hit)
+    work.hits = kept

@@ -267,7 +267,7 @@ def test_unevaluable_rule_is_insufficient_not_pass(
     ("status", "expected"),
     [
         ("finished", Overall.MIGRATE),
-        ("running", Overall.MIGRATE),
+        ("running", Overall.INFRASTRUCTURE),
         ("interrupted", Overall.INFRASTRUCTURE),
         ("failed", Overall.INFRASTRUCTURE),
     ],
@@ -275,6 +275,21 @@ def test_unevaluable_rule_is_insufficient_not_pass(
 def test_run_status(tmp_path: Path, status: str, expected: Overall) -> None:
     overall, _code, _rules, _ = _gate(_run(tmp_path, status=status))
     assert overall is expected
+
+
+@pytest.mark.parametrize("status", ["running", "interrupted"])
+def test_unfinished_run_cannot_pass_and_says_how_to_resume(tmp_path: Path, status: str) -> None:
+    """A killed run (run.json still 'running') or an interrupted one holds partial results: exit 3."""
+    outcome = evaluate_gate(
+        aggregate(_run(tmp_path, status=status)), GateConfig.model_validate({"max_gap": 0.5})
+    )
+    assert outcome.overall is Overall.INFRASTRUCTURE and gate_exit_code(outcome) == ExitCode.INFRASTRUCTURE
+    (rule,) = [r for r in outcome.rules if r.name == "run_status"]
+    assert rule.status is RuleStatus.INSUFFICIENT
+    assert "did not finish" in rule.reason and "evalkit run --resume" in rule.reason
+    assert f"'{status}'" in rule.reason
+    finished = evaluate_gate(aggregate(_run(tmp_path / "f", status="finished")), GateConfig(max_gap=0.5))
+    assert finished.overall is not Overall.INFRASTRUCTURE  # the same data, finished, is decided
 
 
 def test_format_gate_one_line_per_rule_then_verdict(tmp_path: Path) -> None:
@@ -340,3 +355,59 @@ def test_cli_gate_exit_codes(
         assert "gate.max_gap" in err and out == ""
     else:
         assert out.strip().splitlines()[-1].startswith(last)
+
+
+def test_inconclusive_advice_and_report_sentence_name_the_same_open_model(tmp_path: Path) -> None:
+    """Two inconclusive candidates at max_gap 0.03: llama's gap interval has the lower upper bound
+    (0.045 vs 0.12), mist needs fewer examples to decide (its gap, 0.08, is far from the margin).
+    The gate's advice and the report's verdict sentence must both name llama (closest_candidate)."""
+    from evalkit.gate import closest_candidate
+    from evalkit.report.verdict import task_verdict
+
+    values = {
+        "gpt": GPT,
+        "llama": VALUES["llama"],
+        "mist": [0.0] * 18
+        + [1.0] * 162
+        + [1.0] * 4
+        + [0.0] * 16,  # 18 only gpt passed, 4 only mist: gap 0.07
+    }
+    models = [("gpt", "closed"), ("llama", "open"), ("mist", "open")]
+    summary = aggregate(_run(tmp_path, models=models, values=values))
+    outcome = evaluate_gate(summary, GateConfig(max_gap=0.03))
+    assert outcome.overall is Overall.INCONCLUSIVE
+    gaps = {r.candidate: r for r in outcome.rules if r.name.startswith("max_gap")}
+    assert gaps["llama"].upper is not None and gaps["mist"].upper is not None
+    assert gaps["llama"].upper < gaps["mist"].upper
+    assert gaps["mist"].needed is not None and gaps["llama"].needed is not None
+    assert gaps["mist"].needed < gaps["llama"].needed  # the old advice rule (fewest needed) picked mist
+    assert outcome.closest == "llama" == closest_candidate(outcome.rules, dict(outcome.candidates))
+    assert outcome.advice is not None and outcome.advice.startswith("llama: ")
+    verdict = task_verdict(summary, outcome, 0.03)
+    assert verdict.gap is not None and verdict.gap.open_model == "llama"
+    assert "gpt − llama" in verdict.sentence and "mist" not in verdict.sentence
+    assert outcome.advice in verdict.sentence
+
+
+@pytest.mark.parametrize(
+    ("rules", "expected"),
+    [
+        # (candidate, status, upper, needed): lowest upper bound wins, then fewest needed, then the name
+        ([("a", "inconclusive", 0.06, 900), ("b", "inconclusive", 0.05, 2000)], "b"),
+        ([("a", "inconclusive", 0.05, 900), ("b", "inconclusive", 0.05, 300)], "b"),
+        ([("b", "inconclusive", 0.05, 300), ("a", "inconclusive", 0.05, 300)], "a"),
+        ([("a", "fail", 0.01, None), ("b", "inconclusive", 0.2, 50)], "b"),  # a stays: not a candidate here
+        ([("a", "fail", 0.3, None)], None),
+    ],
+)
+def test_closest_candidate_rule(
+    rules: list[tuple[str, str, float, int | None]], expected: str | None
+) -> None:
+    from evalkit.gate import RuleVerdict, closest_candidate
+
+    verdicts = [
+        RuleVerdict(f"max_gap {c}", RuleStatus(st), 0.0, 0.03, "why", c, "advice", n, up)
+        for c, st, up, n in rules
+    ]
+    cands = {c: Overall.STAY if st == "fail" else Overall.INCONCLUSIVE for c, st, _u, _n in rules}
+    assert closest_candidate(verdicts, cands) == expected

@@ -41,10 +41,6 @@ def test_jsonl_answers_are_loaded(tmp_path: Path):
 @pytest.mark.parametrize(
     ("rows", "message"),
     [
-        (
-            [{"id": "a", "output": "x"}, {"id": "b", "output": "y"}],
-            "lacks 1 of 3 answers (first: 'c', epoch 0)",
-        ),
         ([{"id": i, "output": "x"} for i in [*IDS, "zzz"]], "ids that are not in the dataset (first: 'zzz')"),
         ([{"id": "a", "output": "x"}, {"id": "a", "output": "y"}], ":2: replay: a second answer for id 'a'"),
         ([{"id": "a"}], ":1: replay rows need 'id' and a string 'output'"),
@@ -68,6 +64,20 @@ def _run_folder(tmp_path: Path, *, sha: str = "d" * 64, task: str = "t" * 64) ->
     m["dataset"]["sha256"], m["suite"]["task_hash"] = sha, task
     (run_dir / "run.json").write_text(json.dumps(m))
     return run_dir
+
+
+def test_jsonl_missing_answers_become_replay_missing_errors(tmp_path: Path):
+    rep = _load(_jsonl(tmp_path, [{"id": "a", "output": "x"}, {"id": "b", "output": "y"}]))
+    assert rep.missing == 1 and rep.kind == "jsonl"
+    completion, key = rep.answer("c", 0)
+    assert completion.error is not None and completion.error.kind == "replay_missing"
+    assert "'c', epoch 0" in completion.error.message and len(key) == 64
+    assert rep.answer("a", 0)[0].text == "x"
+
+
+def test_jsonl_ids_may_be_any_of_the_dataset_when_the_run_is_limited(tmp_path: Path):
+    rep = _load(_jsonl(tmp_path, [{"id": i, "output": i} for i in IDS]), sample_ids=["a"], known_ids=IDS)
+    assert rep.missing == 0 and set(rep.answers) == {("a", 0)}
 
 
 def test_run_folder_answers_are_loaded(tmp_path: Path):

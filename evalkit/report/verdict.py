@@ -59,7 +59,9 @@ class TaskVerdict:
     """``migrate``, ``stay``, ``inconclusive``, ``cannot decide`` or ``no gate``."""
     sentence: str
     gap: GapSummary | None
-    """The gap the sentence names (the chosen, else the closest open model; gate scorer, slice all)."""
+    """The gap the sentence names (gate scorer, slice all): the chosen model when migrating, the one
+    the gate's advice names when inconclusive (:func:`evalkit.gate.closest_candidate`), else the open
+    model with the lowest gap upper bound."""
     exit_code: int | None
 
 
@@ -78,7 +80,7 @@ def task_verdict(summary: RunSummary, gate: GateOutcome | None, max_gap: float |
     """One sentence: the decision, the gap and its interval, against ``max_gap``."""
     task = summary.suite
     scorer = gate.scorer if gate is not None else summary.gate_scorer
-    g = _closest(summary, scorer, gate.chosen if gate else None)
+    g = _closest(summary, scorer, (gate.chosen or gate.closest) if gate else None)
     margin = f" against max_gap {max_gap:.3f}" if max_gap is not None else ""
     gap_text = f"; {_gap_phrase(g)}{margin}" if g is not None else ""
     if gate is None:
