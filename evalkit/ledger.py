@@ -170,6 +170,8 @@ def result_line(result: Result) -> str:
         if err is None
         else {"kind": str(err.kind), "message": err.message, "status": err.status},
     }
+    if c.ttft_s is not None:  # streamed requests only: older lines have no such key
+        completion["ttft_s"] = c.ttft_s
     line = {
         "sample_id": result.sample_id,
         "model": result.model,

@@ -108,6 +108,11 @@ class UsageStat:
     latency_p50_s: float | None = None
     latency_p95_s: float | None = None
     cached: int = 0
+    latency_p99_s: float | None = None
+    ttft_p50_s: float | None = None
+    """Time to first token, over the answered rows that were streamed (``None``: none was)."""
+    ttft_p95_s: float | None = None
+    ttft_p99_s: float | None = None
 
     @property
     def error_rate(self) -> float | None:

@@ -33,6 +33,7 @@ class ErrorKind(StrEnum):
     CONTEXT_WINDOW = "context_window"  # the prompt does not fit the model
     CONTENT_FILTER = "content_filter"  # the provider refused to answer at all
     BAD_RESPONSE = "bad_response"  # 200 with a body that is not a completion
+    REPLAY_MISSING = "replay_missing"  # a replayed model has no recorded answer for this cell
     UNKNOWN = "unknown"
 
 
@@ -96,6 +97,8 @@ class Completion:
     cached: bool = False
     """True when served from the response cache (no network call, no cost this run)."""
     error: ErrorInfo | None = None
+    ttft_s: float | None = None
+    """Time to the first streamed content token (``stream: true`` only); left out of the ledger line when None."""
 
     @property
     def ok(self) -> bool:
@@ -103,6 +106,8 @@ class Completion:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        if self.ttft_s is None:
+            del d["ttft_s"]
         if self.error is not None:
             d["error"] = {
                 "kind": str(self.error.kind),
@@ -125,6 +130,7 @@ class Completion:
             attempts=d.get("attempts", 1),
             cached=d.get("cached", False),
             error=error,
+            ttft_s=d.get("ttft_s"),
         )
 
 

@@ -1,4 +1,5 @@
-"""Streaming usage counts (requests, errors, tokens, cost, latency) for the aggregator.
+"""Streaming usage counts (requests, errors, tokens, cost, latency p50/p95/p99 and time to first
+token) for the aggregator.
 
 Unknown is kept apart from zero: a row whose provider gave no token count or whose cost is
 unknown is counted as such, never summed as 0.
@@ -35,6 +36,7 @@ class UsageAccumulator:
     cost_unknown: int = 0
     cached: int = 0
     latencies: list[float] = field(default_factory=list)
+    ttfts: list[float] = field(default_factory=list)
 
     def add(self, r: Result) -> None:
         c = r.completion
@@ -61,9 +63,12 @@ class UsageAccumulator:
             self.cost_unknown += 1
         if not failed and c.latency_s is not None and math.isfinite(c.latency_s):
             self.latencies.append(float(c.latency_s))
+        if not failed and c.ttft_s is not None and math.isfinite(c.ttft_s):
+            self.ttfts.append(float(c.ttft_s))
 
     def freeze(self) -> UsageStat:
-        p50, p95 = quantiles(self.latencies, (0.5, 0.95))
+        p50, p95, p99 = quantiles(self.latencies, (0.5, 0.95, 0.99))
+        t50, t95, t99 = quantiles(self.ttfts, (0.5, 0.95, 0.99))
         return UsageStat(
             cells=self.cells,
             errors=self.errors,
@@ -79,5 +84,9 @@ class UsageAccumulator:
             cost_unknown_rows=self.cost_unknown,
             latency_p50_s=p50,
             latency_p95_s=p95,
+            latency_p99_s=p99,
+            ttft_p50_s=t50,
+            ttft_p95_s=t95,
+            ttft_p99_s=t99,
             cached=self.cached,
         )

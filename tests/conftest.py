@@ -19,6 +19,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads or writes the user's cache or results, or sees real API keys."""
     monkeypatch.setenv("EVALKIT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("EVALKIT_RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.setenv("EVALKIT_PRICES", "none")  # never the user's ~/.config/evalkit/prices.yaml
     for var in (
         "OPENAI_API_KEY",
         "ANTHROPIC_API_KEY",

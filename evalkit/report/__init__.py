@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalkit.aggregate import build_aggregator
+from evalkit.economics import Economics
 from evalkit.errors import RunDirError
 from evalkit.gate import GateOutcome, evaluate_gate, gate_config_from_manifest
 from evalkit.report.csv import write_gaps_csv, write_summary_csv
+from evalkit.report.economics_view import run_economics
 from evalkit.report.examples import DEFAULT_LIMIT, Example, collect_examples, pick_cells
 from evalkit.report.gaps_json import write_gaps_json
 from evalkit.report.html import render_html, write_html
@@ -53,6 +55,8 @@ class ReportData:
     gate: GateOutcome | None
     max_gap: float | None
     examples: list[Example]
+    economics: Economics | None = None
+    """Costs, savings and break-even at the suite's volume (:mod:`evalkit.report.economics_view`)."""
 
 
 def load_report_data(run_dir: str | Path, *, example_limit: int = DEFAULT_LIMIT) -> ReportData:
@@ -71,7 +75,8 @@ def load_report_data(run_dir: str | Path, *, example_limit: int = DEFAULT_LIMIT)
     if summary.gate_scorer is not None and example_limit > 0:
         picked = pick_cells(agg.cell_values(summary.gate_scorer), example_limit)
         examples = collect_examples(run_dir, picked, summary.scorers)
-    return ReportData(dict(agg.manifest), summary, gate, max_gap, examples)
+    economics = run_economics(summary, agg.manifest)
+    return ReportData(dict(agg.manifest), summary, gate, max_gap, examples, economics)
 
 
 def write_report(
@@ -93,8 +98,9 @@ def write_report(
         data.gate,
         max_gap=data.max_gap,
         example_limit=example_limit,
+        economics=data.economics,
     )
-    markdown = render_markdown(data.summary, data.manifest, data.gate, data.max_gap)
+    markdown = render_markdown(data.summary, data.manifest, data.gate, data.max_gap, economics=data.economics)
     md_path = run_dir / SUMMARY_MD
     md_tmp = md_path.with_name(f"{SUMMARY_MD}.{os.getpid()}.tmp")
     md_tmp.write_text(markdown, encoding="utf-8")
@@ -106,7 +112,14 @@ def write_report(
         write_gaps_json(data.summary, data.manifest, run_dir / GAPS_JSON, data.max_gap),
         write_scorer_metrics(data.summary, data.manifest, run_dir / SCORER_METRICS_JSON),
         write_html(html, run_dir / REPORT_HTML),
-        write_summary_json(data.summary, data.manifest, data.gate, run_dir / SUMMARY_JSON, data.max_gap),
+        write_summary_json(
+            data.summary,
+            data.manifest,
+            data.gate,
+            run_dir / SUMMARY_JSON,
+            data.max_gap,
+            economics=data.economics,
+        ),
         md_path,
         write_junit(data.summary, data.manifest, data.gate, run_dir / JUNIT_XML, data.max_gap),
     ]

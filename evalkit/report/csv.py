@@ -25,6 +25,9 @@ cost_usd            total cost; **empty when any priced row's cost is unknown** 
 cost_known_rows     rows whose cost is known (compare with n)
 latency_p50_s       median latency of answered requests, seconds
 latency_p95_s       95th percentile latency, seconds
+latency_p99_s       99th percentile latency, seconds
+ttft_p50_s          median time to first token of the streamed answers (``stream: true``), seconds;
+                    empty when none was streamed (also ttft_p95_s, ttft_p99_s)
 status              ``ok``, or ``skipped: <reason>`` / ``stopped: <reason>``
 response_format     structured output requested for the model: the ``response_format`` type
                     (``json_schema``, ``json_object``...; ``requested`` when it has none);
@@ -110,6 +113,10 @@ SUMMARY_COLUMNS = [
     "cost_known_rows",
     "latency_p50_s",
     "latency_p95_s",
+    "latency_p99_s",
+    "ttft_p50_s",
+    "ttft_p95_s",
+    "ttft_p99_s",
     "status",
     "response_format",
 ]
@@ -164,6 +171,10 @@ _FLOAT = {
     "cost_usd",
     "latency_p50_s",
     "latency_p95_s",
+    "latency_p99_s",
+    "ttft_p50_s",
+    "ttft_p95_s",
+    "ttft_p99_s",
     "closed_mean",
     "open_mean",
     "gap",
@@ -215,6 +226,10 @@ def _summary_rows(summary: RunSummary, m: ModelSummary) -> list[dict[str, Any]]:
                 "cost_known_rows": u.cost_known_rows,
                 "latency_p50_s": _round(u.latency_p50_s, 4),
                 "latency_p95_s": _round(u.latency_p95_s, 4),
+                "latency_p99_s": _round(u.latency_p99_s, 4),
+                "ttft_p50_s": _round(u.ttft_p50_s, 4),
+                "ttft_p95_s": _round(u.ttft_p95_s, 4),
+                "ttft_p99_s": _round(u.ttft_p99_s, 4),
                 "status": m.info.status_text,
                 "response_format": rf,
             }

@@ -16,7 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from evalkit.economics import Economics
 from evalkit.gate import GateOutcome
+from evalkit.report.economics_view import economics_markdown, money_lines
 from evalkit.report.verdict import cost_per_1k, gap_verdict, task_verdict
 from evalkit.summary import ALL, RunSummary
 
@@ -58,22 +60,30 @@ def truncate(text: str, limit: int = MAX_BYTES) -> str:
 
 
 def render_markdown(
-    summary: RunSummary, manifest: Mapping[str, Any], gate: GateOutcome | None, max_gap: float | None
+    summary: RunSummary,
+    manifest: Mapping[str, Any],
+    gate: GateOutcome | None,
+    max_gap: float | None,
+    *,
+    economics: Economics | None = None,
 ) -> str:
     tv = task_verdict(summary, gate, max_gap)
     gs = summary.gate_scorer
+    money = money_lines(summary, economics) if economics is not None else []
     lines = [
         f"## evalkit: {md_escape(summary.suite)} — {md_escape(tv.verdict)}",
         "",
         f"**{md_escape(tv.sentence)}**",
         "",
+        *[f"- {md_escape(line)}" for line in money],
+        *([""] if money else []),
         f"Run {md_escape(summary.run_id or '?')} · status {md_escape(summary.status)} · "
         f"{summary.confidence * 100:g}% intervals · gate scorer {md_escape(gs or '—')}"
         + (f" · exit {tv.exit_code}" if tv.exit_code is not None else ""),
         "",
         "### Models",
         "",
-        "| model | group | score | n | errors | tokens in / out | cost | per 1,000 examples | latency p50 / p95 |",
+        "| model | group | score | n | errors | tokens in / out | cost | per 1,000 examples | latency p50 / p95 / p99 |",
         "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for m in summary.models:
@@ -82,7 +92,13 @@ def render_markdown(
         score = f"{_n(st.mean)}{_ci(st.ci_low, st.ci_high)}" if st and st.n else "—"
         cost = "—" if not u.cost_rows else (f"${u.cost_usd:.4f}" if u.cost_known else "unknown")
         per1k = cost_per_1k(m, summary.epochs)
-        lat = f"{u.latency_p50_s:.2f}s / {_n(u.latency_p95_s, 2)}s" if u.latency_p50_s is not None else "—"
+        lat = (
+            f"{u.latency_p50_s:.2f}s / {_n(u.latency_p95_s, 2)}s / {_n(u.latency_p99_s, 2)}s"
+            if u.latency_p50_s is not None
+            else "—"
+        )
+        if u.ttft_p50_s is not None:
+            lat += f" (first token {u.ttft_p50_s:.2f}s / {_n(u.ttft_p95_s, 2)}s / {_n(u.ttft_p99_s, 2)}s)"
         tokens = (
             f"{u.input_tokens:,} / {u.output_tokens:,}"
             if u.input_tokens_known_rows or u.output_tokens_known_rows
@@ -111,6 +127,8 @@ def render_markdown(
             )
     elif summary.gap_note:
         lines += ["", md_escape(summary.gap_note)]
+    if economics is not None and economics.models:
+        lines += economics_markdown(economics, md_escape)
     if gate is not None:
         lines += ["", "### Gate rules", "", "| rule | result | why |", "| --- | --- | --- |"]
         for r in gate.rules:

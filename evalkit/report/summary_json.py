@@ -1,9 +1,9 @@
 """``summary.json``: the run's decision and numbers for scripts (schema: docs/summary.schema.json).
 
 Suite and run, each model (every scorer's mean and interval, n, errors, tokens, cost or null,
-cost per 1,000 examples, latency p50/p95), the best closed model minus each open model (interval,
+cost per 1,000 examples, latency p50/p95/p99 and time to first token), the best closed model minus each open model (interval,
 p, p_holm, what the max_gap rule says), the gate (rules, overall, exit code), the verdict
-sentence and the scorer metrics. Unknown numbers are ``null``, never 0 or NaN.
+sentence (and its money lines), the scorer metrics and the ``economics`` object. Unknown numbers are ``null``, never 0 or NaN.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from evalkit.economics import Economics
 from evalkit.gate import GateOutcome, gate_exit_code, verdict_text
+from evalkit.report.economics_view import economics_dict, money_lines
 from evalkit.report.verdict import cost_per_1k, finite, gap_verdict, task_verdict
 from evalkit.summary import GapSummary, ModelSummary, RunSummary
 
@@ -73,6 +75,10 @@ def _model(m: ModelSummary, epochs: int, gate_scorer: str | None) -> dict[str, A
         "cost_per_1k_examples_usd": finite(cost_per_1k(m, epochs)),
         "latency_p50_s": finite(u.latency_p50_s),
         "latency_p95_s": finite(u.latency_p95_s),
+        "latency_p99_s": finite(u.latency_p99_s),
+        "ttft_p50_s": finite(u.ttft_p50_s),
+        "ttft_p95_s": finite(u.ttft_p95_s),
+        "ttft_p99_s": finite(u.ttft_p99_s),
         "cached": u.cached,
     }
 
@@ -128,9 +134,13 @@ def _gate(gate: GateOutcome | None) -> dict[str, Any] | None:
 
 
 def summary_dict(
-    summary: RunSummary, manifest: Mapping[str, Any], gate: GateOutcome | None, max_gap: float | None
+    summary: RunSummary,
+    manifest: Mapping[str, Any],
+    gate: GateOutcome | None,
+    max_gap: float | None,
+    economics: Economics | None = None,
 ) -> dict[str, Any]:
-    """The summary.json document."""
+    """The summary.json document (``economics``: :func:`evalkit.report.economics_view.run_economics`)."""
     suite = manifest.get("suite") or {}
     dataset = manifest.get("dataset") or {}
     tv = task_verdict(summary, gate, max_gap)
@@ -160,6 +170,7 @@ def summary_dict(
                 "verdict": tv.verdict,
                 "sentence": tv.sentence,
                 "exit_code": tv.exit_code,
+                "money": money_lines(summary, economics) if economics is not None else [],
             },
             "gate_scorer": summary.gate_scorer,
             "best_closed": summary.best_closed,
@@ -169,6 +180,7 @@ def summary_dict(
             "gaps": [_gap(g, max_gap) for g in summary.gaps],
             "gate": _gate(gate),
             "scorer_metrics": summary.scorer_metrics,
+            "economics": economics_dict(economics),
             "warnings": list(summary.warnings),
         }
     )
@@ -180,9 +192,10 @@ def write_summary_json(
     gate: GateOutcome | None,
     path: str | Path,
     max_gap: float | None = None,
+    economics: Economics | None = None,
 ) -> Path:
     path = Path(path)
-    doc = summary_dict(summary, manifest, gate, max_gap)
+    doc = summary_dict(summary, manifest, gate, max_gap, economics)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_text(
         json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False) + "\n",

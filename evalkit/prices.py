@@ -1,0 +1,100 @@
+"""The user-level price file: your negotiated or missing prices, for every suite (docs/economics.md).
+
+``$EVALKIT_PRICES`` names it (``none``: no user prices); otherwise ``~/.config/evalkit/prices.yaml``
+is read when it exists.
+It maps a LiteLLM model string to a price, USD per million tokens::
+
+    openai/gpt-4o-mini: {input_per_mtok: 0.15, output_per_mtok: 0.6, cached_input_per_mtok: 0.075}
+    together_ai/meta-llama/Llama-3.3-70B-Instruct-Turbo: {input_per_mtok: 0.88, output_per_mtok: 0.88}
+
+Keys are checked like a suite's (unknown key, negative number: one line naming the file and the
+model); a price here overrides LiteLLM's map, a suite's ``price:`` overrides it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from evalkit.economics import ApiPrice
+from evalkit.errors import ConfigError
+from evalkit.providers import Pricing
+from evalkit.suite import Price
+
+__all__ = ["ENV_VAR", "default_price_file", "load_user_prices", "user_pricing"]
+
+ENV_VAR = "EVALKIT_PRICES"
+
+
+def default_price_file() -> Path | None:
+    """``$EVALKIT_PRICES`` (which must exist), else ``~/.config/evalkit/prices.yaml`` if it exists, else None."""
+    env = os.environ.get(ENV_VAR)
+    if (
+        env and env.lower() == "none"
+    ):  # no user prices at all (CI, tests: reports that do not depend on $HOME)
+        return None
+    if env:
+        p = Path(os.path.expanduser(env))
+        if not p.is_file():
+            raise ConfigError(f"{p}: price file not found (from ${ENV_VAR})")
+        return p
+    home = Path(os.path.expanduser("~/.config/evalkit/prices.yaml"))
+    return home if home.is_file() else None
+
+
+def load_user_prices(path: str | Path | None = None) -> tuple[dict[str, ApiPrice], Path | None]:
+    """The prices in ``path`` (default: :func:`default_price_file`) and the file read (None: no file).
+
+    Raises :class:`ConfigError` with one line naming the file, the model and the field.
+    """
+    p = Path(path) if path is not None else default_price_file()
+    if p is None:
+        return {}, None
+    if not p.is_file():
+        raise ConfigError(f"{p}: price file not found")
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not UTF-8 text (byte {exc.start})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{p}{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    if raw is None:
+        return {}, p
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: a price file maps model strings to {{input_per_mtok, output_per_mtok}}")
+    out: dict[str, ApiPrice] = {}
+    for model, entry in raw.items():
+        if not isinstance(model, str) or "/" not in model:
+            raise ConfigError(f"{p}: {model!r}: not a LiteLLM model string 'provider/name'")
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{p}: {model}: expected {{input_per_mtok: ..., output_per_mtok: ...}}")
+        try:
+            price = Price.model_validate(entry)
+        except ValidationError as exc:
+            e = exc.errors()[0]
+            field = ".".join(str(x) for x in e["loc"]) or "(entry)"
+            what = {"extra_forbidden": "unknown key", "missing": "required key is missing"}.get(
+                e["type"], str(e["msg"]).removeprefix("Value error, ")
+            )
+            raise ConfigError(f"{p}: {model}.{field}: {what}") from None
+        out[model] = ApiPrice(
+            price.input_per_mtok,
+            price.output_per_mtok,
+            price.cached_input_per_mtok,
+            source=f"user price file {p}",
+        )
+    return out, p
+
+
+def user_pricing(model: str) -> Pricing | None:
+    """The user price file's price for ``model`` as a run charges it (None: no file, or not in it).
+
+    Called when a run plans its models, so a broken file stops the run before any request."""
+    prices, _ = load_user_prices()
+    price = prices.get(model)
+    return None if price is None else Pricing(price.input_per_mtok, price.output_per_mtok)
