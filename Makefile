@@ -10,14 +10,16 @@ export PYTHONDONTWRITEBYTECODE := 1
 SUITE ?= classification
 MODELS ?=
 LIMIT ?=
+SHARD ?=
 RUN ?=
 
-.PHONY: help venv eval run validate report gate test test-local test-slow lint bench lock clean browser
+.PHONY: help venv eval run validate report gate test test-local test-slow test-proxy lint bench lock clean browser
 
 help:
 	@echo "make eval SUITE=classification [MODELS=a,b] [LIMIT=n]   run a suite and write its report"
 	@echo "make test                                               unit + integration tests (no model, no keys)"
 	@echo "make test-local                                         end-to-end test on the embedded llama.cpp model"
+	@echo "make test-proxy                                         two shards through a LiteLLM Proxy on 127.0.0.1"
 	@echo "make report RUN=results/<suite>/<run>                   regenerate a run's report from its folder"
 	@echo "make gate RUN=results/<suite>/<run>                     apply the suite's gate rules (exit code)"
 	@echo "make lint                                               ruff + mypy"
@@ -37,10 +39,15 @@ $(VENV)/.local: $(VENV)/.main requirements/local.lock
 	$(PIP) -r requirements/local.lock
 	touch $@
 
+# The LiteLLM Proxy (litellm[proxy]) for `make test-proxy`: its own lock, constrained by main.lock.
+$(VENV)/.proxy: $(VENV)/.main requirements/proxy.lock
+	$(PIP) -r requirements/proxy.lock
+	touch $@
+
 venv: $(VENV)/.main
 
 eval: $(VENV)/.main $(VENV)/.local
-	$(BIN)/evalkit run suites/$(SUITE).yaml $(if $(MODELS),--models $(MODELS)) $(if $(LIMIT),--limit $(LIMIT))
+	$(BIN)/evalkit run suites/$(SUITE).yaml $(if $(MODELS),--models $(MODELS)) $(if $(LIMIT),--limit $(LIMIT)) $(if $(SHARD),--shard $(SHARD))
 
 validate: $(VENV)/.main
 	$(BIN)/evalkit validate suites/$(SUITE).yaml
@@ -53,12 +60,18 @@ gate: $(VENV)/.main
 	@test -n "$(RUN)" || { echo "usage: make gate RUN=results/<suite>/<run-id>"; exit 2; }
 	$(BIN)/evalkit gate $(RUN)
 
-# The report is checked in a real browser: Debian's Chromium (no browser download; it fails here).
+# The report is checked in a real browser: Debian's Chromium driven by Selenium through Debian's
+# chromedriver (no browser or driver download, Selenium Manager is never used; it fails here).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian's chromium for the report's browser tests"; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	  || echo "could not install chromium: the browser tests will be skipped"; }
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="chromium"; \
+	command -v chromedriver >/dev/null 2>&1 || missing="$${missing:+$$missing }chromium-driver"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian's $$missing for the report's browser tests"; \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+	  ($$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	  || echo "could not install $$missing: the browser tests will be skipped (and fail when CI is set)"; \
+	fi
 
 test: $(VENV)/.dev $(VENV)/.local browser
 	$(BIN)/python -m pytest -q
@@ -68,6 +81,10 @@ test-local: $(VENV)/.dev $(VENV)/.local
 
 test-slow: $(VENV)/.dev
 	$(BIN)/python -m pytest -q -m slow
+
+# Two shards through a LiteLLM Proxy started on 127.0.0.1 in front of the test server (docs/scaling-open-models.md).
+test-proxy: $(VENV)/.dev $(VENV)/.proxy
+	$(BIN)/python -m pytest -q -m proxy
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check evalkit tests
@@ -83,6 +100,7 @@ lock:
 	uv pip compile --python-version 3.11 --generate-hashes --quiet requirements/main.in -o requirements/main.lock
 	uv pip compile --python-version 3.11 --generate-hashes --quiet requirements/dev.in -o requirements/dev.lock
 	uv pip compile --python-version 3.11 --generate-hashes --quiet --excludes requirements/local-excludes.txt requirements/local.in -o requirements/local.lock
+	uv pip compile --python-version 3.11 --generate-hashes --quiet --overrides requirements/proxy-overrides.txt requirements/proxy.in -o requirements/proxy.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -54,6 +54,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--gate", action="store_true", help="apply the suite's gate after the report (its exit code)"
     )
+    run.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="run only shard I of N (1-based: 1/4 ... 4/4) of the samples; combine with `evalkit merge`",
+    )
+    run.add_argument(
+        "--batch",
+        action="store_true",
+        help="send the closed openai/ and anthropic/ models through their batch APIs (half price, "
+        "results within 24 h; docs/scaling-batch.md)",
+    )
+    run.add_argument(
+        "--poll-interval",
+        type=float,
+        metavar="S",
+        help="seconds between batch status polls (default: $EVALKIT_BATCH_POLL_S, else 30; backs off to 10x)",
+    )
 
     val = sub.add_parser("validate", help="check a suite, its data and its prompt without calling any model")
     val.add_argument("suite")
@@ -77,6 +94,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cmp_.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
     cmp_.add_argument("--output", type=Path, metavar="DIR", help="also write compare.csv and compare.md here")
+
+    mrg = sub.add_parser(
+        "merge", help="combine the run folders of one suite's shards into one run folder and its report"
+    )
+    mrg.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
+    mrg.add_argument(
+        "--output",
+        type=Path,
+        metavar="DIR",
+        help="write the merged run folder here (default: results/<suite>/<new run id>, or under $EVALKIT_RESULTS_DIR)",
+    )
+
+    bat = sub.add_parser("batch", help="provider batch jobs of a run: `batch status RUN_DIR`")
+    bat_sub = bat.add_subparsers(dest="batch_command", required=True, metavar="SUBCOMMAND")
+    bat_status = bat_sub.add_parser(
+        "status",
+        help="each batch job of a run: provider, id, state, counts (from the run folder; no network)",
+    )
+    bat_status.add_argument("run_dir", type=Path)
 
     sub.add_parser("schema", help="print the JSON Schema of the suite file format")
     sub.add_parser("scorers", help="list the registered scorers")
@@ -137,6 +173,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _gate(args.run_dir)
     if cmd == "compare":
         return _compare(args)
+    if cmd == "merge":
+        return _merge(args)
+    if cmd == "batch":
+        from evalkit.batch.status import batch_status
+
+        print(batch_status(args.run_dir))
+        return ExitCode.OK
     if cmd == "schema":
         from evalkit.suite import suite_json_schema
 
@@ -162,10 +205,16 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from evalkit.errors import ConfigError
     from evalkit.runner import Runner, RunOptions, resume
+    from evalkit.shard import parse_shard
     from evalkit.suite import load_suite
 
+    shard = parse_shard(args.shard) if args.shard is not None else None
+    if args.poll_interval is not None:
+        from evalkit.batch.run import poll_interval
+
+        poll_interval(args.poll_interval)  # a bad value fails here, before anything is sent
     if args.resume is not None:
-        if args.suite or args.models or args.limit:
+        if args.suite or args.models or args.limit or args.batch:
             raise ConfigError(
                 "--resume takes only the run folder: the run continues with the options it started with"
             )
@@ -175,6 +224,8 @@ def _run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             max_cost_usd=args.max_cost,
             echo=_out,
+            shard=shard,
+            batch_poll_s=args.poll_interval,
         )
     else:
         if not args.suite:
@@ -192,6 +243,9 @@ def _run(args: argparse.Namespace) -> int:
             use_cache=not args.no_cache,
             progress=not args.no_progress,
             max_cost_usd=args.max_cost,
+            shard=shard,
+            batch=args.batch,
+            batch_poll_s=args.poll_interval,
         )
         runner = Runner(loaded, opts, echo=_out)
         for w in runner.dataset.warnings:
@@ -201,6 +255,16 @@ def _run(args: argparse.Namespace) -> int:
     if outcome.exit_code == ExitCode.OK and args.gate:
         return _gate(outcome.run_dir)
     return int(outcome.exit_code)
+
+
+def _merge(args: argparse.Namespace) -> int:
+    """Combine shard run folders; exit 2 when they are not shards of one run, 0 when merged (a
+    partial merge is 0 too, with a warning; its gate says the run is partial)."""
+    from evalkit.merge import merge_runs
+
+    outcome = merge_runs(args.run_dirs, output=args.output, echo=_out)
+    _out(outcome.message)
+    return ExitCode.OK
 
 
 def _doctor(suite_arg: str) -> int:
@@ -227,6 +291,9 @@ def _validate(suite_arg: str) -> int:
     )
     for s in ds.samples:
         renderer.render(s)
+    from evalkit.prices import load_user_prices
+
+    load_user_prices()  # a broken user price file is reported here, not after the run
     for w in ds.warnings:
         _out(f"warning: {w}")
     first = ds.samples[0]

@@ -4,7 +4,9 @@
 and stops (exit 3) when an endpoint it was given cannot be reached, naming the endpoint, instead
 of discovering it one timeout per sample later. Checks are cheap and send no completion:
 
-* a model with its own ``api_base``: a TCP connection to its host and port;
+* a model with its own ``api_base``: a TCP connection to its host and port; with several replicas
+  (a list of bases), to each of them. One replica down of several is a warning (the run sends to the
+  others, :mod:`evalkit.replicas`); all of them down stops the run like a single unreachable base;
 * a hosted model: its credentials are present (LiteLLM's ``validate_environment``);
 * an embedded ``local/`` model: its runtime and weights are installed.
 """
@@ -56,23 +58,58 @@ def check_model(m: ModelConfig) -> Check:
         except InfrastructureError as exc:
             return Check(m.name, False, exc.message)
         return Check(m.name, True, f"embedded model installed ({path.name})")
+    if isinstance(m.api_base, list) and len(m.api_base) > 1:
+        down = _down(m.api_base)
+        up = len(m.api_base) - len(down)
+        detail = f"{up} of {len(m.api_base)} replicas accept connections" + "".join(
+            f"; {base}: {problem}" for base, problem in down
+        )
+        return Check(m.name, up > 0, detail)
     if m.api_base:
-        problem = check_endpoint(m.api_base)
-        return Check(m.name, problem is None, problem or f"{m.api_base} accepts connections")
+        base = m.api_base if isinstance(m.api_base, str) else m.api_base[0]
+        problem = check_endpoint(base)
+        return Check(m.name, problem is None, problem or f"{base} accepts connections")
     from evalkit.providers import missing_credentials
 
     reason = missing_credentials(m.model, api_base=None, api_key_env=m.api_key_env)
     return Check(m.name, reason is None, reason or "credentials present")
 
 
-def unreachable_endpoints(models: list[ModelConfig]) -> list[Check]:
-    """The models whose own ``api_base`` cannot be reached (what stops ``evalkit run`` early)."""
+def _down(bases: list[str]) -> list[tuple[str, str]]:
+    """(base, why) of each base that does not accept a connection."""
+    down = []
+    for base in bases:
+        problem = check_endpoint(base)
+        if problem:
+            down.append((base, problem))
+    return down
+
+
+def check_endpoints(models: list[ModelConfig]) -> tuple[list[Check], list[Check]]:
+    """(unreachable, degraded): the models none of whose ``api_base``s can be reached (what stops
+    ``evalkit run`` early), and those with some replicas down but at least one up (a warning)."""
     from evalkit.providers_list import LOCAL_PROVIDER
 
-    failed = []
+    failed, degraded = [], []
     for m in models:
-        if m.api_base and not m.model.startswith(LOCAL_PROVIDER + "/"):
-            problem = check_endpoint(m.api_base)
-            if problem:
-                failed.append(Check(m.name, False, f"{m.api_base}: {problem}"))
-    return failed
+        if not m.api_base or m.model.startswith(LOCAL_PROVIDER + "/"):
+            continue
+        bases = [m.api_base] if isinstance(m.api_base, str) else m.api_base
+        down = _down(bases)
+        detail = "; ".join(f"{base}: {problem}" for base, problem in down)
+        if len(down) == len(bases):
+            failed.append(Check(m.name, False, detail))
+        elif down:
+            degraded.append(
+                Check(
+                    m.name,
+                    True,
+                    f"{len(down)} of {len(bases)} replicas down, sending to the others: {detail}",
+                )
+            )
+    return failed, degraded
+
+
+def unreachable_endpoints(models: list[ModelConfig]) -> list[Check]:
+    """The models none of whose ``api_base``s can be reached (what stops ``evalkit run`` early)."""
+    return check_endpoints(models)[0]

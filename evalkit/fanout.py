@@ -1,6 +1,8 @@
-"""Executing the work: cache hits replayed in blocks, then every other cell through the network.
+"""Executing the work: recorded answers and cache hits replayed in blocks, then every other cell
+through the network.
 
-:meth:`FanOut.replay` writes the cache hits the scan found without any event loop: a few hundred
+:meth:`FanOut.replay` first writes the replayed models' recorded answers (``replay:`` in the
+suite, :mod:`evalkit.replay`), then the cache hits the scan found, without any event loop: a few hundred
 completions per query, scored and written to the ledger in batches. :meth:`FanOut.send_all` then
 runs each model's pool of ``concurrency`` workers over the cells left to send; each attempt runs
 in this process or in a worker process (``send``), while retries, the adaptive limiter, the
@@ -64,7 +66,9 @@ class FanOut:
     # --- cache hits --------------------------------------------------------------------------
 
     def replay(self, work: Work) -> None:
-        """Write every cache hit of ``work``; an entry found corrupt goes back to the cells to send."""
+        """Write the replayed models' recorded answers, then every cache hit of ``work``; a cache entry
+        found corrupt goes back to the cells to send."""
+        self._replay_recorded()
         assert self.cache is not None or not work.hits
         hits, work.hits = work.hits, []
         for start in range(0, len(hits), REPLAY_CHUNK):
@@ -86,6 +90,32 @@ class FanOut:
                     plan.cached += n
                     self.progress.advance(plan.name, n, errors=0, cost=0.0)
         self.ledger.flush()
+
+    def _replay_recorded(self) -> None:
+        """Each replayed model's pending cells from its recorded answers (:mod:`evalkit.replay`): never
+        sent, never cached, no budget; a cell without a recorded answer is a ``replay_missing`` error."""
+        for plan in self.plans:
+            if plan.replay is None or plan.replay_todo is None:
+                continue
+            todo, plan.replay_todo = plan.replay_todo, None
+            n = errors = 0
+            for epoch, row in enumerate(todo):
+                si = row.find(1)
+                while si != -1:
+                    sample = self.samples[si]
+                    completion, key = plan.replay.answer(sample.id, epoch)
+                    self.ledger.append(self._result(plan, sample, epoch, completion, key))
+                    n += 1
+                    errors += not completion.ok
+                    if n % REPLAY_CHUNK == 0:
+                        self.ledger.flush()
+                    si = row.find(1, si + 1)
+            if n:
+                plan.done += n
+                plan.errors += errors
+                plan.replayed += n
+                self.progress.advance(plan.name, n, errors=errors, cost=0.0)
+            self.ledger.flush()
 
     # --- the network -------------------------------------------------------------------------
 
@@ -148,7 +178,7 @@ class FanOut:
                 call_model=plan.call_model,
                 call_base=plan.call_base,
                 limiter=plan.limiter,
-                send=self.send,
+                send=self.send if plan.replicas is None else plan.replicas.route(self.send),  # per request
             )
         except BaseException:
             self.budget.settle(plan.name, None)

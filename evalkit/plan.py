@@ -21,10 +21,14 @@ from typing import Any
 from evalkit.cache import KeyMaker, ResponseCache
 from evalkit.errors import ConfigError
 from evalkit.limiter import AdaptiveLimiter
+from evalkit.prices import user_pricing
 from evalkit.prompt import Renderer
 from evalkit.providers import Pricing, RetryPolicy, api_key_for, missing_credentials
 from evalkit.providers_list import LOCAL_PROVIDER
-from evalkit.suite import ModelConfig, Suite
+from evalkit.replay import Replay
+from evalkit.replicas import ReplicaSet, bases_of, identity_base
+from evalkit.shard import Shard
+from evalkit.suite import ModelConfig, Suite, resolve_path
 from evalkit.types import Sample
 
 __all__ = ["ModelPlan", "RunOptions", "Work", "cpu_cores", "key_var", "plan_models", "scan"]
@@ -50,6 +54,12 @@ class RunOptions:
     workers: int | None = None
     """Worker processes for the network fan-out: 0 = all in this process; None = ``$EVALKIT_WORKERS``,
     else chosen from the cores and the load (:func:`evalkit.pool.pool_size`)."""
+    batch: bool = False
+    """``--batch``: closed openai/ and anthropic/ models go through their provider's batch API (evalkit.batch)."""
+    batch_poll_s: float | None = None
+    """Seconds between batch status polls (None: ``$EVALKIT_BATCH_POLL_S``, else 30)."""
+    shard: Shard | None = None
+    """Run only this shard's samples (``--shard i/n``, :mod:`evalkit.shard`); None = every sample."""
 
 
 @dataclass
@@ -68,13 +78,25 @@ class ModelPlan:
     call_model: str
     """The LiteLLM model string actually called."""
     call_base: str | None = None
+    map_price: dict[str, Any] | None = None
+    """LiteLLM's price-map entry for the model, looked up once at the end of the run (``None``: no entry)."""
+    map_price_looked_up: bool = False
     api_key: str | None = None
     limiter: AdaptiveLimiter | None = None
+    replicas: ReplicaSet | None = None
+    """Several ``api_base``s: the replica of each attempt and what each served (:mod:`evalkit.replicas`)."""
     status: str = "ok"
     reason: str | None = None
     done: int = 0
     errors: int = 0
     cached: int = 0
+    replay_path: Path | None = None
+    """``replay:`` resolved against the suite's folder: this model's answers are recorded, never sent."""
+    replay: Replay | None = None
+    """The loaded answers (:func:`evalkit.replay.load_replays`, before the first request)."""
+    replay_todo: list[bytearray] | None = None
+    """``replay_todo[epoch][sample]`` is 1 for a cell to replay (:func:`evalkit.replay.set_aside_replays`)."""
+    replayed: int = 0
 
     @property
     def name(self) -> str:
@@ -91,12 +113,16 @@ class ModelPlan:
             "model": c.model,
             "group": self.group,
             "api_base": c.api_base,
+            "replicas": self.replicas.manifest() if self.replicas is not None else None,
             "params": self.params,
             "concurrency": self.concurrency,
             "price": c.price.model_dump() if c.price else None,
+            **({"price_map": self.map_price} if self.map_price_looked_up else {}),
             "status": self.status,
             "status_reason": self.reason,
-            "counts": {"done": self.done, "errors": self.errors, "cached": self.cached},
+            "counts": {"done": self.done, "errors": self.errors, "cached": self.cached}
+            | ({"replayed": self.replayed} if self.replay_path is not None else {}),
+            **({"replay": self._replay_manifest()} if self.replay_path is not None else {}),
             "concurrency_seen": None
             if self.limiter is None
             else {
@@ -107,10 +133,15 @@ class ModelPlan:
             },
         }
 
+    def _replay_manifest(self) -> dict[str, Any]:
+        if self.replay is not None:
+            return self.replay.manifest()
+        return {"path": str(self.replay_path)}
+
 
 def plan_models(suite: Suite, wanted: list[str] | None, where: Path) -> list[ModelPlan]:
     """The suite's models (or the ``wanted`` ones, in the suite's order of asking), each planned."""
-    return [_plan(suite, m) for m in _selected(suite, wanted, where)]
+    return [_plan(suite, m, where) for m in _selected(suite, wanted, where)]
 
 
 def _selected(suite: Suite, wanted: list[str] | None, where: Path) -> list[ModelConfig]:
@@ -130,14 +161,14 @@ def _selected(suite: Suite, wanted: list[str] | None, where: Path) -> list[Model
     return chosen
 
 
-def _plan(suite: Suite, m: ModelConfig) -> ModelPlan:
+def _plan(suite: Suite, m: ModelConfig, where: Path | None = None) -> ModelPlan:
     d = suite.defaults
     policy = RetryPolicy(
         max_attempts=m.max_attempts or d.max_attempts,
         timeout_s=m.timeout_s or d.timeout_s,
         max_retry_time_s=d.max_retry_time_s,
     )
-    pricing = Pricing(m.price.input_per_mtok, m.price.output_per_mtok) if m.price else None
+    pricing = Pricing(m.price.input_per_mtok, m.price.output_per_mtok) if m.price else user_pricing(m.model)
     plan = ModelPlan(
         config=m,
         group=str(m.group),
@@ -146,18 +177,28 @@ def _plan(suite: Suite, m: ModelConfig) -> ModelPlan:
         policy=policy,
         pricing=pricing,
         identity_model=m.model,
-        identity_base=m.api_base,
+        identity_base=identity_base(m.api_base),  # one base: itself; replicas: all of them, in any order
         call_model=m.model,
-        call_base=m.api_base,
+        call_base=next(iter(bases_of(m.api_base)), None),
     )
+    if len(bases_of(m.api_base)) > 1 and not plan.is_local and m.replay is None:
+        plan.replicas = ReplicaSet(bases_of(m.api_base))
+    if m.replay is not None:  # recorded answers: no credentials, no server, never in the cache
+        suite_path = where if where is not None else Path("suite.yaml")
+        plan.replay_path = resolve_path(
+            suite_path.parent.resolve(), m.replay, what=f"models.{m.name}.replay", suite_path=suite_path
+        )
+        plan.identity_model = plan.call_model = f"replay/{m.name}"
+        plan.identity_base = plan.call_base = None
+        return plan
     if plan.is_local:
         plan.identity_model = _local_identity(m.model.split("/", 1)[1])
         return plan
-    reason = missing_credentials(m.model, api_base=m.api_base, api_key_env=m.api_key_env)
+    reason = missing_credentials(m.model, api_base=plan.call_base, api_key_env=m.api_key_env)
     if reason:
         plan.status, plan.reason = "skipped", reason
     else:
-        plan.api_key = api_key_for(m.api_base, m.api_key_env)
+        plan.api_key = api_key_for(plan.call_base, m.api_key_env)
     return plan
 
 
@@ -225,9 +266,11 @@ def scan(
     epochs: int,
     done: set[Cell],
     cache: ResponseCache | None,
+    shard: Shard | None = None,
 ) -> Work:
     """Render every sample once (raising :class:`ConfigError` for a missing template variable) and sort
-    the pending cells of ``plans`` into cache hits and cells to send."""
+    the pending cells of ``plans`` into cache hits and cells to send. With ``shard``, every sample is
+    still rendered (the same check in every shard) but only the shard's samples get cells."""
     n = len(samples)
     work = Work(epochs=epochs, n_samples=n, todo=[[bytearray(n) for _ in range(epochs)] for _ in plans])
     keyers = [KeyMaker(p.identity_model, p.identity_base, p.params) for p in plans]
@@ -237,7 +280,7 @@ def scan(
         for si in range(start, min(n, start + SCAN_CHUNK)):
             sample = samples[si]
             messages = renderer.render(sample)  # every sample, even when no model runs: the template check
-            if not plans:
+            if not plans or (shard is not None and not shard.owns(sample.id)):
                 continue
             canonical = KeyMaker.messages_json(messages) if cache is not None else ""
             for pi, name in enumerate(names):

@@ -38,6 +38,7 @@ from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
 
+from evalkit.economics import MapPrice
 from evalkit.limiter import AdaptiveLimiter
 from evalkit.redact import redact
 from evalkit.types import Completion, ErrorInfo, ErrorKind, Request
@@ -169,6 +170,8 @@ Send = Callable[[Call], Awaitable[Attempt]]
 
 async def attempt(call: Call) -> Attempt:
     """One ``litellm.acompletion`` call, retries off; failures come back as data."""
+    if call.params.get("stream") is True:
+        return await attempt_stream(call)
     litellm = litellm_module()
     t0 = time.monotonic()
     try:
@@ -189,6 +192,77 @@ async def attempt(call: Call) -> Attempt:
         return Attempt(error=error, retry_after=retry_after)
     latency = time.monotonic() - t0
     return Attempt(completion=_to_completion(response, latency=latency, call=call))
+
+
+async def attempt_stream(call: Call) -> Attempt:
+    """One streamed ``litellm.acompletion`` call (params ``stream: true``), assembled into the same
+    :class:`Completion` plus ``ttft_s``: the time from sending to the first chunk with content.
+
+    Usage is asked for with ``stream_options={"include_usage": True}`` (unless the suite set
+    ``stream_options``) and read from the chunk that carries it; a provider that sends none leaves
+    the tokens and the cost unknown (LiteLLM's own estimate is not used: it counts with the wrong
+    tokeniser for most models).
+    """
+    litellm = litellm_module()
+    params = dict(call.params)
+    params.setdefault("stream_options", {"include_usage": True})
+    t0 = time.monotonic()
+    ttft: float | None = None
+    parts: list[str] = []
+    finish: str | None = None
+    in_tok: int | None = None
+    out_tok: int | None = None
+    try:
+        stream = await litellm.acompletion(
+            model=call.model,
+            messages=list(call.messages),
+            api_base=call.api_base,
+            api_key=call.api_key,
+            timeout=call.timeout_s,
+            num_retries=0,
+            max_retries=0,
+            **params,
+        )
+        async for chunk in stream:
+            for choice in getattr(chunk, "choices", None) or []:
+                delta = getattr(choice, "delta", None)
+                piece = getattr(delta, "content", None)
+                if piece:
+                    if ttft is None:
+                        ttft = time.monotonic() - t0
+                    parts.append(piece)
+                finish = getattr(choice, "finish_reason", None) or finish
+            got_in, got_out = _usage(chunk)
+            if got_in is not None or got_out is not None:
+                in_tok, out_tok = got_in, got_out
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        error, retry_after = classify(exc)
+        return Attempt(error=error, retry_after=retry_after)
+    latency = time.monotonic() - t0
+    if in_tok is None or out_tok is None:
+        cost = None
+    elif call.pricing is not None:
+        cost = call.pricing.cost(in_tok, out_tok)
+    else:
+        price = model_price(call.model)
+        cost = price.cost(in_tok, out_tok) if price is not None else None
+    text = "".join(parts) if parts else None
+    blocked = None
+    if finish == "content_filter" and not text:
+        blocked = ErrorInfo(ErrorKind.CONTENT_FILTER, "the provider's content filter blocked the answer")
+    completion = Completion(
+        text=text,
+        finish_reason=finish,
+        input_tokens=in_tok,
+        output_tokens=out_tok,
+        cost_usd=cost,
+        latency_s=latency,
+        error=blocked,
+        ttft_s=ttft,
+    )
+    return Attempt(completion=completion)
 
 
 async def complete(
@@ -333,6 +407,30 @@ def model_price(model: str) -> Pricing | None:
     return Pricing(float(per_m_in), float(per_m_out))
 
 
+def litellm_price_info(model: str) -> MapPrice | None:
+    """``model``'s entry in LiteLLM's local price map, per million tokens (batch and cached-input
+    rates when it has them), or None when the map has no price for it."""
+    try:
+        info = litellm_module().get_model_info(model)
+    except Exception:
+        return None
+
+    def per_m(key: str) -> float | None:
+        v = info.get(key)
+        return float(v) * 1e6 if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+    per_in, per_out = per_m("input_cost_per_token"), per_m("output_cost_per_token")
+    if per_in is None or per_out is None:
+        return None
+    return MapPrice(
+        per_in,
+        per_out,
+        cached_input_per_mtok=per_m("cache_read_input_token_cost"),
+        batch_input_per_mtok=per_m("input_cost_per_token_batches"),
+        batch_output_per_mtok=per_m("output_cost_per_token_batches"),
+    )
+
+
 def _usage(response: Any) -> tuple[int | None, int | None]:
     """(input, output) tokens, or (None, None) when the provider sent no usage.
 
@@ -411,3 +509,54 @@ def _retry_after(exc: BaseException) -> float | None:
         return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None  # unreadable: fall back to our own back-off
+
+
+# --- provider batch APIs (evalkit.batch): request bodies and the batch price ----------------------
+
+
+def batch_request_body(
+    model: str, messages: tuple[dict[str, str], ...], params: dict[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """The provider's own request body for one batch line, and the parameters it had to drop.
+
+    ``openai/NAME``: the Chat Completions body (``model``, ``messages``, every parameter as is).
+    ``anthropic/NAME``: LiteLLM's own Anthropic transformation (``AnthropicConfig``: the system
+    message moved to ``system``, ``stop`` to ``stop_sequences``, ``max_tokens`` defaulted), so a
+    batch sends what the live path would; parameters Anthropic does not take (``seed``) are dropped
+    and named.
+    """
+    provider, _, name = model.partition("/")
+    if provider == "openai":
+        return {"model": name, "messages": [dict(m) for m in messages], **params}, []
+    if provider != "anthropic":
+        raise ValueError(f"{model}: only openai/ and anthropic/ models have a batch API")
+    litellm_module()
+    from litellm.llms.anthropic.chat.transformation import AnthropicConfig
+
+    config = AnthropicConfig()
+    mapped = config.map_openai_params(
+        non_default_params=dict(params), optional_params={}, model=name, drop_params=False
+    )
+    body = config.transform_request(
+        model=name,
+        messages=[dict(m) for m in messages],  # type: ignore[misc]
+        optional_params=dict(mapped),
+        litellm_params={},
+        headers={},
+    )
+    kept = {"max_tokens": "max_tokens", "stop": "stop_sequences", "max_completion_tokens": "max_tokens"}
+    dropped = [k for k in params if k not in mapped and kept.get(k) not in mapped]
+    return dict(body), dropped
+
+
+@functools.lru_cache(maxsize=256)
+def batch_price(model: str) -> Pricing | None:
+    """The batch price of ``model``: LiteLLM's ``*_cost_per_token_batches`` where its map has them,
+    else half its normal price (both providers charge 50 % for batches); None when unknown."""
+    name = model.partition("/")[2] or model
+    entry = litellm_module().model_cost.get(name) or litellm_module().model_cost.get(model) or {}
+    per_in, per_out = entry.get("input_cost_per_token_batches"), entry.get("output_cost_per_token_batches")
+    if isinstance(per_in, int | float) and isinstance(per_out, int | float):
+        return Pricing(float(per_in) * 1e6, float(per_out) * 1e6)
+    normal = model_price(model)
+    return None if normal is None else Pricing(normal.input_per_mtok / 2, normal.output_per_mtok / 2)

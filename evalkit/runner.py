@@ -39,7 +39,9 @@ from evalkit.pool import WorkerPool, pool_size
 from evalkit.progress import RunProgress
 from evalkit.prompt import Renderer
 from evalkit.providers import litellm_module, litellm_version
+from evalkit.replay import load_replays, set_aside_replays
 from evalkit.scorers.registry import ScoreFn, build_scorer
+from evalkit.shard import Shard
 from evalkit.suite import LoadedSuite, load_suite
 from evalkit.types import Sample
 
@@ -100,24 +102,32 @@ class Runner:
             for i, sc in enumerate(self.suite.scorers)
         }
         self.plans = plan_models(self.suite, options.models, loaded.path)
+        self.n_owned = (  # the samples this run sends: all of them, or its shard's
+            options.shard.count_in(s.id for s in self.samples) if options.shard else len(self.samples)
+        )
         self.budget = Budget(options.max_cost_usd or self.suite.max_cost_usd)
         self.execution: dict[str, Any] = {"workers": 0}
         """How the run was executed (worker processes, seconds per phase), for run.json and the benchmark."""
 
     def execute(self, resume_dir: Path | None = None) -> RunOutcome:
         """Run (or continue) the suite and write its report. Nothing is sent before every sample rendered."""
-        from evalkit.doctor import unreachable_endpoints
+        from evalkit.doctor import check_endpoints
 
         done = self._check_resume(resume_dir) if resume_dir is not None else set()
+        self._load_replays(resume_dir)  # recorded answers checked before the first request
         runnable = [p for p in self.plans if p.status == "ok"]
         epochs = self.suite.epochs
         cache = ResponseCache.default() if self.options.use_cache and runnable else None
         try:
             t0 = time.perf_counter()
-            work = scan(self.samples, self.renderer, runnable, epochs, done, cache)  # the template check
+            work = scan(self.samples, self.renderer, runnable, epochs, done, cache, self.options.shard)
             self.execution["seconds"] = {"scan": round(time.perf_counter() - t0, 3)}
+            set_aside_replays(work, runnable)  # replayed models send nothing
             sending = [p.config for i, p in enumerate(runnable) if work.send_count(i)]
-            failed = unreachable_endpoints(sending)  # a model served wholly from the cache needs no server
+            # a model served wholly from the cache needs no server
+            failed, degraded = check_endpoints(sending)
+            for c in degraded:  # some replicas down: the others take the requests
+                self.echo(f"warning: {c.model}: {c.detail}")
             if failed:
                 names = "; ".join(f"{c.model}: {c.detail}" for c in failed)
                 raise InfrastructureError(f"{names} — start the server or fix api_base (nothing was sent)")
@@ -129,7 +139,7 @@ class Runner:
         for p in self.plans:
             if p.status == "skipped":
                 self.echo(f"skipping {p.name} ({p.config.model}): {p.reason}")
-        planned = len(self.samples) * epochs * len(runnable)
+        planned = self.n_owned * epochs * len(runnable)
         if not runnable:
             manifest.update(
                 status="failed", finished_at=_now_iso(), models=[p.manifest() for p in self.plans]
@@ -148,11 +158,14 @@ class Runner:
             )
         if self.budget.cap_usd is not None:
             for p in runnable:
-                if p.pricing is None and not p.is_local:
+                if p.pricing is None and not p.is_local and p.replay is None:
                     self.echo(f"note: max_cost_usd counts {p.name} only where LiteLLM knows its price")
         to_send = [work.send_count(i) for i in range(len(runnable))]
+        shard = self.options.shard
         self.echo(
-            f"run {run_dir}: {len(runnable)} model(s) x {len(self.samples)} samples x {epochs} epoch(s); "
+            f"run {run_dir}: {len(runnable)} model(s) x {len(self.samples)} samples x {epochs} epoch(s)"
+            + (f", shard {shard}: {self.n_owned} of the samples" if shard else "")
+            + "; "
             f"{remaining} to go, {sum(to_send)} of them not in the cache"
         )
         status = "finished"
@@ -187,6 +200,9 @@ class Runner:
             stop_local_models()
         if status == "finished" and self.budget.exhausted:
             status = "budget_exhausted"
+        self._record_map_prices()
+        if status == "finished" and shard is not None and shard.count > 1:
+            status = "partial"  # this shard's cells are done; the suite's are not until `evalkit merge`
         manifest.update(
             status=status,
             finished_at=_now_iso(),
@@ -205,7 +221,13 @@ class Runner:
                 **self._counts(planned),
             )
         self._write_report(run_dir)
-        return self._outcome(run_dir, planned)
+        outcome = self._outcome(run_dir, planned)
+        if status == "partial":
+            outcome.message = (
+                f"shard {shard} finished ({self.n_owned} of {len(self.samples)} samples; its report is partial). "
+                f"{outcome.message}. Combine the shards with: evalkit merge RUN_DIR..."
+            )
+        return outcome
 
     def _run(
         self,
@@ -218,7 +240,7 @@ class Runner:
     ) -> str:
         """Replay the cache hits, then send the rest; 'finished' or 'interrupted' (Ctrl+C, SIGTERM)."""
         progress = RunProgress(
-            [(p.name, len(self.samples) * self.suite.epochs) for p in runnable],
+            [(p.name, self.n_owned * self.suite.epochs) for p in runnable],
             enabled=self.options.progress,
             echo=self.echo,
         )
@@ -254,6 +276,9 @@ class Runner:
                 t0 = time.perf_counter()
                 fan.replay(work)
                 timings["replay"] = round(time.perf_counter() - t0, 3)
+                batches = self._batches(runnable, work, fan, cache, ledger, progress)  # evalkit.batch
+                if batches is not None:
+                    batches.submit()
                 if any(work.send_count(i) for i in range(len(runnable))):
                     if pool is not None:  # this process mostly waits now: load the report meanwhile
                         threading.Thread(
@@ -263,9 +288,58 @@ class Runner:
                     asyncio.run(send_all())
                     timings["send"] = round(time.perf_counter() - t0, 3)
                     self.execution["send_cpu_s"] = round(time.process_time() - c0, 3)
+                if batches is not None:
+                    batches.finish()  # poll until every batch has ended, writing what lands
         except KeyboardInterrupt:
             return "interrupted"
         return "finished"
+
+    def _batches(
+        self,
+        runnable: list[ModelPlan],
+        work: Work,
+        fan: FanOut,
+        cache: ResponseCache | None,
+        ledger: LedgerWriter,
+        progress: RunProgress,
+    ) -> Any:
+        """The models that go through their provider's batch API (:mod:`evalkit.batch`), their cells
+        taken off the live work; None when no model does."""
+        from evalkit.batch.run import BatchRun, poll_interval, uses_batch
+
+        chosen = [(i, p) for i, p in enumerate(runnable) if uses_batch(p, self.options.batch)]
+        if not chosen:
+            return None
+        batches = BatchRun(
+            run_dir=ledger.path.parent,
+            plans=chosen,
+            samples=self.samples,
+            renderer=self.renderer,
+            fan=fan,
+            cache=cache,
+            ledger=ledger,
+            progress=progress,
+            budget=self.budget,
+            echo=self.echo,
+            poll_s=poll_interval(self.options.batch_poll_s),
+        )
+        batches.take(work)
+        return batches
+
+    def _record_map_prices(self) -> None:
+        """Record LiteLLM's price for each API model the suite does not price, in run.json: the report
+        (and every re-report) then costs the run as of the run, without importing LiteLLM again."""
+        from dataclasses import asdict
+
+        from evalkit.providers import litellm_price_info
+
+        for p in self.plans:
+            c = p.config
+            if p.is_local or c.price is not None or c.self_hosted is not None:
+                continue
+            found = litellm_price_info(c.model)
+            p.map_price = asdict(found) if found is not None else None
+            p.map_price_looked_up = True
 
     def _start_pool(self, runnable: list[ModelPlan], to_send: list[int]) -> WorkerPool | None:
         """Import LiteLLM before the clock of the fan-out starts; fork workers if one core cannot keep up."""
@@ -276,6 +350,19 @@ class Runner:
             return None
         self.execution["workers"] = n
         return WorkerPool(n).start()
+
+    def _load_replays(self, resume_dir: Path | None) -> None:
+        """Load the replayed models' answers (:mod:`evalkit.replay`); ConfigError when not comparable."""
+        load_replays(
+            self.plans,
+            samples=self.samples,
+            all_samples=self.dataset.samples,
+            epochs=self.suite.epochs,
+            dataset_sha256=self.dataset.sha256,
+            task_hash=self.loaded.task_hash,
+            suite_path=self.loaded.path,
+            resume_manifest=read_manifest(resume_dir) if resume_dir is not None else None,
+        )
 
     def _check_resume(self, resume_dir: Path) -> set[tuple[str, str, int]]:
         """Refuse a resume whose suite or data changed; the cells already in the ledger."""
@@ -289,6 +376,12 @@ class Runner:
             raise RunDirError(
                 f"{resume_dir}: the dataset {self.dataset.path} changed since this run started; "
                 "start a new run instead of resuming"
+            )
+        recorded = Shard.from_manifest(manifest.get("shard"), f"{resume_dir}/run.json")
+        if recorded != self.options.shard:
+            raise RunDirError(
+                f"{resume_dir}: this run is {f'shard {recorded}' if recorded else 'not sharded'}; it cannot "
+                f"be resumed as {f'shard {self.options.shard}' if self.options.shard else 'an unsharded run'}"
             )
         warnings: list[str] = []
         done = done_cells(resume_dir, warnings)
@@ -364,7 +457,12 @@ class Runner:
                 "n_used": len(self.samples),
                 "format": self.dataset.format,
             },
-            "options": {"models": self.options.models, "limit": self.options.limit},
+            "options": {
+                "models": self.options.models,
+                "limit": self.options.limit,
+                "batch": self.options.batch,
+            },
+            "shard": self.options.shard.manifest() if self.options.shard else None,
             "epochs": self.suite.epochs,
             "models": [p.manifest() for p in self.plans],
             "scorers": [{"key": s.key, "name": s.name, "args": s.args} for s in self.suite.scorers],
@@ -425,9 +523,18 @@ def resume(
     progress: bool = True,
     max_cost_usd: float | None = None,
     echo: Echo = print,
+    shard: Shard | None = None,
+    batch_poll_s: float | None = None,
 ) -> RunOutcome:
-    """Continue an interrupted run with the options it was started with."""
+    """Continue an interrupted run with the options it was started with (``shard``, when given, must be
+    the one the run was started with)."""
     manifest = read_manifest(run_dir)
+    recorded = Shard.from_manifest(manifest.get("shard"), f"{run_dir}/run.json")
+    if shard is not None and shard != recorded:
+        raise RunDirError(
+            f"{run_dir}: this run is {f'shard {recorded}' if recorded else 'not sharded'}; "
+            f"--shard {shard} cannot resume it (leave --shard out to continue it as it started)"
+        )
     suite_path = Path(manifest.get("suite", {}).get("path", ""))
     loaded = load_suite(suite_path)
     opts = manifest.get("options", {})
@@ -440,6 +547,9 @@ def resume(
             use_cache=use_cache,
             progress=progress,
             max_cost_usd=max_cost_usd,
+            shard=recorded,
+            batch=bool(opts.get("batch")),
+            batch_poll_s=batch_poll_s,
         ),
         echo=echo,
     )

@@ -31,6 +31,50 @@ class Price(_Strict):
 
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
+    cached_input_per_mtok: float | None = Field(
+        default=None, ge=0, description="Cached-input rate (shown in the report; not applied yet)."
+    )
+
+
+class SelfHosted(_Strict):
+    """What a self-hosted deployment of the model costs (docs/economics.md)."""
+
+    gpu_hourly_usd: float = Field(gt=0, description="USD per GPU-hour.")
+    gpus: int = Field(default=1, ge=1, description="GPUs per replica (one serving instance).")
+    tokens_per_s: float = Field(
+        gt=0,
+        description="All tokens (input + output) one replica processes per second at the concurrency "
+        "you will run (measured, e.g. vLLM's benchmark 'Total token throughput').",
+    )
+    engineering_hours_per_month: float = Field(default=0, ge=0)
+    engineer_hourly_usd: float = Field(default=0, ge=0)
+    billing: Literal["always_on", "per_use"] = Field(
+        default="always_on",
+        description="always_on: the GPUs are paid 24/7 (730 h/month) per replica; "
+        "per_use: only the GPU time the tokens use (serverless or shared GPUs).",
+    )
+
+
+class Volume(_Strict):
+    """The production volume the economics are projected to: exactly one key."""
+
+    requests_per_day: float | None = Field(default=None, gt=0)
+    requests_per_month: float | None = Field(default=None, gt=0)
+    tokens_per_month: float | None = Field(
+        default=None, gt=0, description="In the baseline (best closed) model's tokens, input + output."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Volume:
+        given = [
+            k for k in ("requests_per_day", "requests_per_month", "tokens_per_month") if getattr(self, k)
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of requests_per_day, requests_per_month, tokens_per_month"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        return self
 
 
 class FieldMap(_Strict):
@@ -91,7 +135,11 @@ class ModelConfig(_Strict):
         "'local/smollm2-135m-instruct' or 'local/gemma3-270m' for the embedded offline models."
     )
     group: Group = Field(description="closed (the API you use today) or open (the candidate).")
-    api_base: str | None = None
+    api_base: str | list[str] | None = Field(
+        default=None,
+        description="The server's URL (e.g. http://host:8000/v1 for vLLM), or a list of replicas of the same "
+        "model: evalkit spreads the requests across them (docs/scaling-open-models.md).",
+    )
     api_key_env: str | None = Field(
         default=None,
         description="Environment variable holding this model's key (never put the key itself here).",
@@ -103,6 +151,10 @@ class ModelConfig(_Strict):
     timeout_s: float | None = Field(default=None, gt=0)
     max_attempts: int | None = Field(default=None, ge=1, le=20)
     price: Price | None = None
+    self_hosted: SelfHosted | None = Field(
+        default=None,
+        description="Cost it as a self-hosted deployment instead of per token (docs/economics.md).",
+    )
     replay: str | None = Field(
         default=None,
         description="Take this model's answers from a recorded run folder or a JSONL of {id, output} "
@@ -110,6 +162,11 @@ class ModelConfig(_Strict):
     )
     replay_model: str | None = Field(
         default=None, description="The model's name in the replayed run folder (default: this entry's name)."
+    )
+    batch: bool = Field(
+        default=False,
+        description="Send this model's requests through the provider's batch API (openai/ and anthropic/ "
+        "only): half the price, results within 24 h (docs/scaling-batch.md).",
     )
 
     @field_validator("model")
@@ -131,12 +188,40 @@ class ModelConfig(_Strict):
             raise ValueError(f"unknown provider '{provider}' in '{v}'.{hint}")
         return v
 
+    @model_validator(mode="after")
+    def _price_or_self_hosted(self) -> ModelConfig:
+        if self.price is not None and self.self_hosted is not None:
+            raise ValueError("give price (an API) or self_hosted (your GPUs), not both")
+        return self
+
+    @field_validator("api_base")
+    @classmethod
+    def _replicas(cls, v: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(v, list):
+            if not v:
+                raise ValueError("an empty list: give one URL, or several replicas of the same model")
+            if any(not b.strip() for b in v):
+                raise ValueError("an empty URL in the list of replicas")
+            dup = next((b for i, b in enumerate(v) if b in v[:i]), None)
+            if dup is not None:
+                raise ValueError(f"'{dup}' is listed twice")
+        return v
+
     @field_validator("params")
     @classmethod
     def _no_keys_in_params(cls, v: dict[str, Any]) -> dict[str, Any]:
         if "api_key" in v:
             raise ValueError("do not put api_key in a suite; name its environment variable with api_key_env")
         return v
+
+    @model_validator(mode="after")
+    def _batch_provider(self) -> ModelConfig:
+        if self.batch and self.model.partition("/")[0] not in ("openai", "anthropic"):
+            raise ValueError(
+                f"model '{self.name}' ({self.model}): batch: true needs an openai/ or anthropic/ model "
+                "(only their batch APIs are supported)"
+            )
+        return self
 
 
 class ScorerConfig(_Strict):
@@ -200,6 +285,11 @@ class Suite(_Strict):
         "or excluded (means and gaps over the examples every model answered). Error counts are shown either way.",
     )
     gate: GateConfig = GateConfig()
+    volume: Volume | None = Field(
+        default=None,
+        description="Production volume for the cost projection (docs/economics.md): exactly one of "
+        "requests_per_day, requests_per_month, tokens_per_month.",
+    )
 
     @field_validator("scorers", mode="before")
     @classmethod
@@ -382,7 +472,9 @@ def load_suite(path: str | Path) -> LoadedSuite:
 
     canonical = suite.model_dump(mode="json")
     suite_hash = _hash({"suite": canonical, "files": file_vars})
-    task = {k: v for k, v in canonical.items() if k not in ("models", "defaults", "gate", "description")}
+    task = {
+        k: v for k, v in canonical.items() if k not in ("models", "defaults", "gate", "description", "volume")
+    }
     task_hash = _hash({"task": task, "files": file_vars})
     return LoadedSuite(
         suite=suite,

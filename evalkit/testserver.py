@@ -31,6 +31,12 @@ prepended as a system message).
 Usage is deterministic: ``prompt_tokens`` is the number of whitespace-separated words
 in all message contents (system included), ``completion_tokens`` that of the reply.
 
+Streaming: a request with ``"stream": true`` that no error rule answers gets the same completion
+as server-sent events, one word a chunk (OpenAI ``chat.completion.chunk`` objects ending in
+``data: [DONE]``, with a last usage chunk only when ``stream_options.include_usage`` is set;
+Anthropic's ``message_start`` … ``message_stop`` events). The latency comes before the first
+chunk; :attr:`Rule.chunk_delay` spaces the rest.
+
 Server-wide options: ``require_key`` answers 401 unless ``Authorization: Bearer KEY`` is
 sent (for Anthropic ``x-api-key: KEY`` works too: LiteLLM sends that, the anthropic SDK
 2.x sends Bearer); ``rate_limit_per_minute`` admits that many requests per rolling 60 s
@@ -138,6 +144,8 @@ class Rule:
     """Close the socket without sending a response."""
     refusal: str | None = None
     """OpenAI ``message.refusal``; ``content`` is then ``reply`` (null unless given)."""
+    chunk_delay: float | None = None
+    """Streamed requests (``stream: true``): seconds between chunks (default 0); ``latency`` comes before the first."""
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Rule:
@@ -186,6 +194,10 @@ class _Exchange:
     model: str
     messages: list[dict[str, Any]]
     """OpenAI-style, string contents, Anthropic ``system`` prepended."""
+    stream: bool = False
+    """``"stream": true``: answered as server-sent events."""
+    include_usage: bool = False
+    """OpenAI ``stream_options.include_usage``: a last chunk carries the usage."""
 
     @property
     def last_user(self) -> str:
@@ -337,6 +349,10 @@ class TestServer:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._closing: asyncio.Event | None = None
+        from evalkit.testserver_batch import BatchEmulator  # the batch endpoints (their own module)
+
+        self.batch = BatchEmulator(self)
+        """OpenAI Batch and Anthropic Message Batches endpoints: controls and stats (evalkit.testserver_batch)."""
 
     # -- the Python API -------------------------------------------------------------
 
@@ -428,6 +444,7 @@ class TestServer:
         app.router.add_get("/_evalkit/stats", self._get_stats)
         app.router.add_post("/_evalkit/reset", self._post_reset)
         app.router.add_post("/_evalkit/script", self._post_script)
+        self.batch.mount(app)
         app.router.add_get("/{prefix:(?:.*/)?}models", self._get_models)
         app.router.add_post("/{prefix:(?:.*/)?}chat/completions", self._chat("openai"))
         app.router.add_post("/{prefix:(?:.*/)?}messages", self._chat("anthropic"))
@@ -522,7 +539,22 @@ class TestServer:
             assert request.transport is not None
             request.transport.abort()
             return None
+        if ex.stream and (rule is None or (rule.status is None and rule.raw_body is None)):
+            return await self._stream(ex, rule or Rule(), request)
         return self._respond(ex, rule)
+
+    async def _stream(self, ex: _Exchange, rule: Rule, request: web.Request) -> web.StreamResponse:
+        """The completion as server-sent events in the API's streaming shape, one word a chunk."""
+        reply = rule.reply if rule.reply is not None else self._default_reply(ex)
+        body = _completion(ex, reply, rule)
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", **rule.headers})
+        await resp.prepare(request)
+        for i, event in enumerate(_stream_events(ex, body)):
+            if i and rule.chunk_delay:
+                await asyncio.sleep(rule.chunk_delay)
+            await resp.write(event.encode())
+        await resp.write_eof()
+        return resp
 
     def _respond(self, ex: _Exchange, rule: Rule | None) -> web.Response:
         if rule is None:
@@ -562,7 +594,14 @@ def _parse(api: Api, body: dict[str, Any]) -> _Exchange:
     messages = [{**m, "content": _flatten(m.get("content"))} for m in body["messages"]]
     if api == "anthropic" and body.get("system"):
         messages.insert(0, {"role": "system", "content": _flatten(body["system"])})
-    return _Exchange(api=api, model=str(body.get("model", "")), messages=messages)
+    options = body.get("stream_options")
+    return _Exchange(
+        api=api,
+        model=str(body.get("model", "")),
+        messages=messages,
+        stream=body.get("stream") is True,
+        include_usage=isinstance(options, dict) and options.get("include_usage") is True,
+    )
 
 
 def _presented_keys(api: Api, request: web.Request) -> set[str]:
@@ -616,6 +655,63 @@ def _completion(ex: _Exchange, reply: str, rule: Rule) -> dict[str, Any]:
     if rule.omit_usage:
         del body["usage"]
     return body
+
+
+def _stream_events(ex: _Exchange, body: dict[str, Any]) -> list[str]:
+    """A completion body cut into server-sent events: OpenAI ``chat.completion.chunk`` objects (usage
+    in a last chunk only when ``include_usage`` was asked), or Anthropic's message events."""
+    usage = body.get("usage")
+    if ex.api == "anthropic":
+        text = "".join(b.get("text", "") for b in body["content"])
+        start = {k: v for k, v in body.items() if k not in ("content", "stop_reason", "usage")}
+        start |= {"content": [], "stop_reason": None}
+        if usage is not None:
+            start["usage"] = {"input_tokens": usage["input_tokens"], "output_tokens": 0}
+        events: list[tuple[str, dict[str, Any]]] = [
+            ("message_start", {"type": "message_start", "message": start})
+        ]
+        events.append(
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            )
+        )
+        for piece in _pieces(text):
+            delta = {"type": "text_delta", "text": piece}
+            events.append(
+                ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})
+            )
+        events.append(("content_block_stop", {"type": "content_block_stop", "index": 0}))
+        end: dict[str, Any] = {"type": "message_delta", "delta": {"stop_reason": body["stop_reason"]}}
+        if usage is not None:
+            end["usage"] = {"output_tokens": usage["output_tokens"]}
+        events += [("message_delta", end), ("message_stop", {"type": "message_stop"})]
+        return [f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events]
+    head = {
+        "id": body["id"],
+        "object": "chat.completion.chunk",
+        "created": body["created"],
+        "model": ex.model,
+    }
+    chunks: list[dict[str, Any]] = []
+    for choice in body["choices"]:
+        content = choice["message"].get("content") or ""
+        pieces = _pieces(content) or [""]
+        for i, piece in enumerate(pieces):
+            delta = {"role": "assistant", "content": piece} if i == 0 else {"content": piece}
+            chunks.append(head | {"choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+        chunks.append(
+            head | {"choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]}
+        )
+    if ex.include_usage and usage is not None:
+        chunks.append(head | {"choices": [], "usage": usage})
+    return [f"data: {json.dumps(c)}\n\n" for c in chunks] + ["data: [DONE]\n\n"]
+
+
+def _pieces(text: str) -> list[str]:
+    """``text`` in chunks of one word each (with its following space), as a model streams it."""
+    words = text.split(" ")
+    return [w + " " for w in words[:-1]] + [words[-1]] if text else []
 
 
 def _error(

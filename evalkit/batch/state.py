@@ -1,0 +1,70 @@
+"""``batches.json`` in the run folder: every batch job, written atomically before it is polled.
+
+A job is recorded (``submitting``, with its custom_id -> cell mapping) before the provider is
+asked, and again (``submitted``, with the provider's batch id) the moment the provider answers,
+so a crash during polling resumes the polling instead of paying twice. The only window left is
+the one HTTP round-trip of the create call itself: a job still ``submitting`` on resume is
+submitted again (docs/scaling-batch.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from evalkit.batch.types import BatchJob
+from evalkit.errors import RunDirError
+
+__all__ = ["STATE_NAME", "BatchState"]
+
+STATE_NAME = "batches.json"
+FORMAT = 1
+
+
+class BatchState:
+    """The jobs of one run folder; :meth:`save` replaces the file atomically."""
+
+    def __init__(self, path: Path, jobs: list[BatchJob] | None = None) -> None:
+        self.path = path
+        self.jobs: list[BatchJob] = jobs or []
+
+    @classmethod
+    def load(cls, run_dir: Path) -> BatchState:
+        """The run's state (empty when it has none); a broken file is a :class:`RunDirError`."""
+        path = run_dir / STATE_NAME
+        if not path.exists():
+            return cls(path)
+        try:
+            data: Any = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or data.get("format") != FORMAT:
+                raise ValueError(f"expected format {FORMAT}")
+            jobs = [BatchJob.from_dict(j) for j in data["jobs"]]
+        except (ValueError, KeyError, TypeError) as e:
+            raise RunDirError(f"{path}: not a readable batch state ({e})") from None
+        return cls(path, jobs)
+
+    def save(self) -> None:
+        tmp = self.path.with_suffix(".json.tmp")
+        payload = {"format": FORMAT, "jobs": [j.to_dict() for j in self.jobs]}
+        with tmp.open("w", encoding="utf-8") as f:
+            json.dump(payload, f, ensure_ascii=False, separators=(",", ":"))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+
+    def next_job_name(self, model: str) -> str:
+        return f"{model}-{sum(1 for j in self.jobs if j.model == model) + 1}"
+
+    def covered(self, model: str) -> set[tuple[str, int]]:
+        """(sample_id, epoch) of every request of ``model`` in any job: never submitted afresh."""
+        return {
+            (r["sample_id"], int(r["epoch"]))
+            for j in self.jobs
+            if j.model == model
+            for r in j.requests.values()
+        }
+
+    def pending(self, model: str) -> list[BatchJob]:
+        return [j for j in self.jobs if j.model == model and j.status != "done"]
