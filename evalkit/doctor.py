@@ -49,6 +49,8 @@ def check_endpoint(api_base: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> st
 def check_model(m: ModelConfig) -> Check:
     from evalkit.providers_list import LOCAL_PROVIDER
 
+    if m.replay is not None:  # answers come from a recording: no endpoint, no key (the run checks the file)
+        return Check(m.name, True, f"replayed from {m.replay}: nothing to reach")
     if m.model.startswith(LOCAL_PROVIDER + "/"):
         from evalkit.errors import InfrastructureError
         from evalkit.local import get_local_spec, resolve_model_path

@@ -139,6 +139,8 @@ def test_a_run_of_replayed_models_only_starts_nothing(make_suite, server, result
     }
     suite = _suite(make_suite, [_replayed("baseline"), local_open])
     capsys.readouterr()
+    assert main(["doctor", str(suite)]) == 0  # no key, no endpoint: a replay has nothing to reach
+    assert capsys.readouterr().out.count("replayed from baseline") == 2
     assert main(["run", str(suite), "--no-progress", "--gate"]) == 1  # stay, as on the baseline
     out = capsys.readouterr().out
     assert "starting the embedded model" not in out and "verdict: STAY" in out
