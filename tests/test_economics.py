@@ -756,3 +756,4 @@ def test_markdown_economics_escapes_names_and_reasons() -> None:
     rows = [line for line in text.splitlines() if line.startswith("| &lt;b&gt;")]
     assert [row.count(" | ") for row in rows] == [8, 4]  # 9 and 5 columns: no cell split by the name's "|"
     assert "- unknown: no price for &lt;i&gt;x\\|y&lt;/i&gt;" in text
+    assert "|\n- unknown" not in text  # the list is its own block, not glued to the table

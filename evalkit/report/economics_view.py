@@ -377,5 +377,6 @@ def economics_markdown(econ: Economics, esc: Callable[[Any], str]) -> list[str]:
     for e in econ.models:
         cells = [fmt_usd(e.table.get(h)) for h in head]
         lines.append(f"| {esc(e.name)} | " + " | ".join(cells) + " |")
-    lines += [f"- unknown: {esc(u)}" for u in econ.unknowns]
+    if econ.unknowns:  # a blank line first: a list glued to a table is a table row to some renderers
+        lines += ["", *(f"- unknown: {esc(u)}" for u in econ.unknowns)]
     return lines
