@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -365,13 +365,17 @@ def build_aggregator(
     error_policy: ErrorPolicy | str | None = None,
     seed: int = DEFAULT_SEED,
     n_resamples: int = DEFAULT_RESAMPLES,
+    on_result: Callable[[Result], None] | None = None,
 ) -> tuple[Aggregator, list[str]]:
-    """The fed :class:`Aggregator` (for callers that also want per-cell values) and the ledger warnings."""
+    """The fed :class:`Aggregator` (for callers that also want per-cell values) and the ledger warnings.
+    ``on_result`` sees every result of the same pass (the report writes samples.csv from it)."""
     manifest = read_manifest(run_dir)
     agg = Aggregator(manifest, error_policy=error_policy, seed=seed, n_resamples=n_resamples)
     warnings: list[str] = []
     for r in iter_results(run_dir, warnings):
         agg.add(r)
+        if on_result is not None:
+            on_result(r)
     return agg, warnings
 
 

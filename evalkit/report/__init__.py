@@ -14,6 +14,7 @@ set) and ``junit.xml`` (:mod:`evalkit.report.junit`); then the results folder's 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from evalkit.aggregate import build_aggregator
 from evalkit.economics import Economics
 from evalkit.errors import RunDirError
 from evalkit.gate import GateOutcome, evaluate_gate, gate_config_from_manifest
+from evalkit.ledger import read_manifest
 from evalkit.report.csv import write_gaps_csv, write_summary_csv
 from evalkit.report.economics_view import run_economics
 from evalkit.report.examples import DEFAULT_LIMIT, Example, collect_examples, pick_cells
@@ -30,9 +32,10 @@ from evalkit.report.index import index_root, write_index
 from evalkit.report.junit import write_junit
 from evalkit.report.markdown import append_step_summary, render_markdown
 from evalkit.report.metrics_json import write_scorer_metrics
-from evalkit.report.samples_csv import write_samples_csv
+from evalkit.report.samples_csv import SamplesCsv
 from evalkit.report.summary_json import write_summary_json
 from evalkit.summary import RunSummary
+from evalkit.types import Result
 
 __all__ = ["ReportData", "load_report_data", "write_report"]
 
@@ -59,9 +62,15 @@ class ReportData:
     """Costs, savings and break-even at the suite's volume (:mod:`evalkit.report.economics_view`)."""
 
 
-def load_report_data(run_dir: str | Path, *, example_limit: int = DEFAULT_LIMIT) -> ReportData:
-    """Aggregate the run folder, evaluate its gate and pick the examples."""
-    agg, ledger_warnings = build_aggregator(run_dir)
+def load_report_data(
+    run_dir: str | Path,
+    *,
+    example_limit: int = DEFAULT_LIMIT,
+    on_result: Callable[[Result], None] | None = None,
+) -> ReportData:
+    """Aggregate the run folder, evaluate its gate and pick the examples (``on_result`` sees every
+    result of the aggregating pass)."""
+    agg, ledger_warnings = build_aggregator(run_dir, on_result=on_result)
     summary = agg.finish(ledger_warnings)
     gate: GateOutcome | None = None
     max_gap: float | None = None
@@ -90,7 +99,12 @@ def write_report(
     results folder's ``index.html`` when ``run_dir`` is ``results/<suite>/<run>``). With ``step_summary`` and ``$GITHUB_STEP_SUMMARY`` set,
     summary.md is also appended to that file."""
     run_dir = Path(run_dir)
-    data = load_report_data(run_dir, example_limit=example_limit)
+    samples = SamplesCsv(run_dir, read_manifest(run_dir))  # filled by the same pass as the aggregates
+    try:
+        data = load_report_data(run_dir, example_limit=example_limit, on_result=samples.add)
+    except BaseException:
+        samples.abort()
+        raise
     html = render_html(
         data.summary,
         data.manifest,
@@ -107,7 +121,7 @@ def write_report(
     os.replace(md_tmp, md_path)
     paths = [
         write_summary_csv(data.summary, run_dir / SUMMARY_CSV),
-        write_samples_csv(run_dir),
+        samples.close(),
         write_gaps_csv(data.summary, run_dir / GAPS_CSV, data.max_gap),
         write_gaps_json(data.summary, data.manifest, run_dir / GAPS_JSON, data.max_gap),
         write_scorer_metrics(data.summary, data.manifest, run_dir / SCORER_METRICS_JSON),

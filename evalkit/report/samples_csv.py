@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import pandas as pd
 
 from evalkit.ledger import iter_results, read_manifest
 from evalkit.report.csv import neutralise
+from evalkit.types import Result
 
 SAMPLES_CSV = "samples.csv"
 CHUNK = 5000
@@ -29,24 +29,23 @@ BASE_COLUMNS = [
 ]  # fmt: skip
 
 
-def _rows(run_dir: Path, scorer_keys: list[str], groups: dict[str, str]) -> Iterator[dict[str, Any]]:
-    for r in iter_results(run_dir):
-        c = r.completion
-        expected = r.expected if isinstance(r.expected, str) or r.expected is None else json.dumps(r.expected)
-        row: dict[str, Any] = {
-            "sample_id": r.sample_id, "model": r.model, "group": groups.get(r.model, ""), "epoch": r.epoch,
-            "input": r.input, "expected": expected, "output": c.text,
-            "error_kind": str(c.error.kind) if c.error else None, "error_message": c.error.message if c.error else None,
-            "finish_reason": c.finish_reason, "input_tokens": c.input_tokens, "output_tokens": c.output_tokens,
-            "cost_usd": c.cost_usd, "latency_s": c.latency_s, "cached": c.cached,
-        }  # fmt: skip
-        for key in scorer_keys:
-            s = r.scores.get(key)
-            row[f"{key}_value"] = s.value if s else None
-            row[f"{key}_label"] = s.label if s else None
-            row[f"{key}_answer"] = s.answer if s else None
-            row[f"{key}_explanation"] = s.explanation if s else None
-        yield {k: neutralise(_clean(v)) for k, v in row.items()}
+def _row(r: Result, scorer_keys: list[str], groups: dict[str, str]) -> dict[str, Any]:
+    c = r.completion
+    expected = r.expected if isinstance(r.expected, str) or r.expected is None else json.dumps(r.expected)
+    row: dict[str, Any] = {
+        "sample_id": r.sample_id, "model": r.model, "group": groups.get(r.model, ""), "epoch": r.epoch,
+        "input": r.input, "expected": expected, "output": c.text,
+        "error_kind": str(c.error.kind) if c.error else None, "error_message": c.error.message if c.error else None,
+        "finish_reason": c.finish_reason, "input_tokens": c.input_tokens, "output_tokens": c.output_tokens,
+        "cost_usd": c.cost_usd, "latency_s": c.latency_s, "cached": c.cached,
+    }  # fmt: skip
+    for key in scorer_keys:
+        s = r.scores.get(key)
+        row[f"{key}_value"] = s.value if s else None
+        row[f"{key}_label"] = s.label if s else None
+        row[f"{key}_answer"] = s.answer if s else None
+        row[f"{key}_explanation"] = s.explanation if s else None
+    return {k: neutralise(_clean(v)) for k, v in row.items()}
 
 
 def _clean(value: Any) -> Any:
@@ -54,27 +53,49 @@ def _clean(value: Any) -> Any:
     return value.encode("utf-8", "replace").decode("utf-8") if isinstance(value, str) else value
 
 
-def write_samples_csv(run_dir: Path) -> Path:
-    manifest = read_manifest(run_dir)
-    keys = [str(s.get("key")) for s in manifest.get("scorers", [])]
-    groups = {str(m.get("name")): str(m.get("group")) for m in manifest.get("models", [])}
-    columns = BASE_COLUMNS + [
-        f"{k}_{part}" for k in keys for part in ("value", "label", "answer", "explanation")
-    ]
-    path = run_dir / SAMPLES_CSV
-    tmp = path.with_name(f"{SAMPLES_CSV}.{os.getpid()}.tmp")
-    pd.DataFrame(columns=columns).to_csv(tmp, index=False, encoding="utf-8", errors="replace")
-    chunk: list[dict[str, Any]] = []
-    for row in _rows(run_dir, keys, groups):
-        chunk.append(row)
-        if len(chunk) >= CHUNK:
-            pd.DataFrame(chunk, columns=columns).to_csv(
-                tmp, mode="a", header=False, index=False, errors="replace"
-            )
-            chunk = []
-    if chunk:
-        pd.DataFrame(chunk, columns=columns).to_csv(
-            tmp, mode="a", header=False, index=False, errors="replace"
+class SamplesCsv:
+    """samples.csv written as the results stream past (:meth:`add`), ``CHUNK`` rows at a time, so
+    the report reads the ledger once for everything; :meth:`close` puts the file in place."""
+
+    def __init__(self, run_dir: Path, manifest: dict[str, Any]) -> None:
+        self.keys = [str(s.get("key")) for s in manifest.get("scorers", [])]
+        self.groups = {str(m.get("name")): str(m.get("group")) for m in manifest.get("models", [])}
+        self.columns = BASE_COLUMNS + [
+            f"{k}_{part}" for k in self.keys for part in ("value", "label", "answer", "explanation")
+        ]
+        self.path = run_dir / SAMPLES_CSV
+        self.tmp = self.path.with_name(f"{SAMPLES_CSV}.{os.getpid()}.tmp")
+        pd.DataFrame(columns=self.columns).to_csv(self.tmp, index=False, encoding="utf-8", errors="replace")
+        self.chunk: list[dict[str, Any]] = []
+
+    def add(self, r: Result) -> None:
+        self.chunk.append(_row(r, self.keys, self.groups))
+        if len(self.chunk) >= CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        pd.DataFrame(self.chunk, columns=self.columns).to_csv(
+            self.tmp, mode="a", header=False, index=False, errors="replace"
         )
-    os.replace(tmp, path)
-    return path
+        self.chunk = []
+
+    def close(self) -> Path:
+        if self.chunk:
+            self._flush()
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        self.tmp.unlink(missing_ok=True)
+
+
+def write_samples_csv(run_dir: Path) -> Path:
+    """samples.csv from the run folder alone (its own pass over the ledger)."""
+    writer = SamplesCsv(run_dir, read_manifest(run_dir))
+    try:
+        for r in iter_results(run_dir):
+            writer.add(r)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close()
