@@ -406,3 +406,24 @@ def test_resume_refuses_when_the_suite_changed(suite_path, server, results_dir, 
     capsys.readouterr()
     assert main(["run", "--resume", str(run_dir)]) == 2
     assert "the suite changed since this run started" in capsys.readouterr().err
+
+
+def test_run_ids_sort_in_start_order_within_one_second(monkeypatch):
+    """Two runs started in the same second must sort in start order: tests and `ls | tail -1` rely on it."""
+    from datetime import UTC, datetime
+
+    import evalkit.runner as runner
+
+    ticks = iter([datetime(2026, 11, 23, 3, 43, 10, 1000 * ms, tzinfo=UTC) for ms in (5, 17, 998)])
+
+    class Clock:
+        @staticmethod
+        def now(tz):
+            return next(ticks)
+
+    monkeypatch.setattr(runner, "datetime", Clock)
+    hexes = iter(["fff0", "0000", "8880"])  # random parts that alone would sort the other way
+    monkeypatch.setattr(runner.secrets, "token_hex", lambda n: next(hexes))
+    ids = [runner.new_run_id() for _ in range(3)]
+    assert ids == ["20261123-034310-005fff", "20261123-034310-017000", "20261123-034310-998888"]
+    assert ids == sorted(ids)
