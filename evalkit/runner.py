@@ -12,13 +12,11 @@ wires those together, and turns what happened into the manifest and an exit code
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import platform
 import secrets
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,6 +38,7 @@ from evalkit.progress import RunProgress
 from evalkit.prompt import Renderer
 from evalkit.providers import litellm_module, litellm_version
 from evalkit.replay import load_replays, set_aside_replays
+from evalkit.report_process import ReportProcess
 from evalkit.scorers.registry import ScoreFn, build_scorer
 from evalkit.shard import Shard
 from evalkit.suite import LoadedSuite, load_suite
@@ -88,6 +87,8 @@ class Runner:
         self.suite = loaded.suite
         self.options = options
         self.echo = echo
+        self._reporter: ReportProcess | None = None
+        """The forked report writer of a run with worker processes (:mod:`evalkit.report_process`)."""
         self.dataset: Dataset = load_dataset(loaded.dataset_path, self.suite.dataset)
         self.samples: list[Sample] = (
             self.dataset.samples[: options.limit] if options.limit else self.dataset.samples
@@ -114,6 +115,12 @@ class Runner:
 
     def execute(self, resume_dir: Path | None = None) -> RunOutcome:
         """Run (or continue) the suite and write its report. Nothing is sent before every sample rendered."""
+        try:
+            return self._execute(resume_dir)
+        finally:
+            self._cancel_reporter()  # a report process not given a report (interrupted, an error) leaves
+
+    def _execute(self, resume_dir: Path | None) -> RunOutcome:
         from evalkit.doctor import check_endpoints
 
         done = self._check_resume(resume_dir) if resume_dir is not None else set()
@@ -283,10 +290,6 @@ class Runner:
                 if batches is not None:
                     batches.submit()
                 if any(work.send_count(i) for i in range(len(runnable))):
-                    if pool is not None:  # this process mostly waits now: load the report meanwhile
-                        threading.Thread(
-                            target=_import_report, name="evalkit-warm-report", daemon=True
-                        ).start()
                     t0, c0 = time.perf_counter(), time.process_time()
                     asyncio.run(send_all())
                     timings["send"] = round(time.perf_counter() - t0, 3)
@@ -352,7 +355,14 @@ class Runner:
             litellm_module()
             return None
         self.execution["workers"] = n
+        # Forked first: it imports the report writer on the core LiteLLM's import leaves idle.
+        self._reporter = ReportProcess.start()
         return WorkerPool(n).start()
+
+    def _cancel_reporter(self) -> None:
+        if self._reporter is not None:
+            self._reporter.cancel()
+            self._reporter = None
 
     def _load_replays(self, resume_dir: Path | None) -> None:
         """Load the replayed models' answers (:mod:`evalkit.replay`); ConfigError when not comparable."""
@@ -492,15 +502,14 @@ class Runner:
             p.call_model, p.call_base, p.api_key = endpoint.litellm_model, endpoint.api_base, endpoint.api_key
 
     def _write_report(self, run_dir: Path) -> None:
+        """In the report process when there is one (it already loaded the writer); in this process
+        when there is none, or when it failed (so a failure raises here, as it would have)."""
+        reporter, self._reporter = self._reporter, None
+        if reporter is not None and reporter.write(run_dir):
+            return
         from evalkit.report import write_report
 
         write_report(run_dir)
-
-
-def _import_report() -> None:
-    """Import the report writer (and what it imports) ahead of time; a failure shows when it is used."""
-    with contextlib.suppress(Exception):
-        import evalkit.report  # noqa: F401
 
 
 @contextmanager
