@@ -1,3 +1,3 @@
-from evalkit.cli import main
+from evalkit.cli import console
 
-raise SystemExit(main())
+console()

@@ -70,6 +70,7 @@ def litellm_module() -> ModuleType:
             if collecting:
                 gc.enable()
         litellm.telemetry = False
+        litellm.turn_off_message_logging = True  # no prompt or answer in any log LiteLLM writes
         litellm.suppress_debug_info = True
         litellm.set_verbose = False
         litellm.drop_params = False

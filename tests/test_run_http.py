@@ -427,3 +427,21 @@ def test_run_ids_sort_in_start_order_within_one_second(monkeypatch):
     ids = [runner.new_run_id() for _ in range(3)]
     assert ids == ["20261123-034310-005fff", "20261123-034310-017000", "20261123-034310-998888"]
     assert ids == sorted(ids)
+
+
+def test_the_command_leaves_fast_but_says_everything_and_keeps_its_exit_code(suite_path, server, results_dir):
+    """``evalkit`` skips the interpreter's teardown once LiteLLM is loaded (cli.console): the exit
+    code, its last line and the report must survive that."""
+    env = {**os.environ, "EVALKIT_RESULTS_DIR": str(results_dir)}
+    cmd = [sys.executable, "-m", "evalkit", "run", str(suite_path), "--no-progress", "--no-cache"]
+    ok = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    (run_dir,) = _run_dirs(results_dir)
+    assert json.loads((run_dir / "run.json").read_text())["versions"]["litellm"]  # LiteLLM was loaded
+    assert ok.stderr.rstrip().endswith(f"report: {run_dir / 'report.html'}")  # its last line
+    assert (run_dir / "report.html").is_file()
+
+    server.add_rule(Rule(model="open-llama", status=400))  # every open-llama request fails (not retried)
+    failed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert failed.returncode == 3, failed.stderr  # as main() returns it
+    assert failed.stderr.rstrip().endswith("models failed: open-llama (every request failed)")
