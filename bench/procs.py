@@ -164,13 +164,20 @@ class ServerProc:
     """``python -m evalkit.testserver`` in its own process."""
 
     def __init__(
-        self, *, latency: float, rate_limit: int | None = None, rate_window_s: float | None = None
+        self,
+        *,
+        latency: float,
+        rate_limit: int | None = None,
+        rate_window_s: float | None = None,
+        retry_after_ms: bool = True,
     ) -> None:
         cmd = [PYTHON, "-m", "evalkit.testserver", "--port", "0", "--latency", str(latency)]
         if rate_limit is not None:
             cmd += ["--rate-limit", str(rate_limit)]
         if rate_window_s is not None:
             cmd += ["--rate-window", str(rate_window_s)]
+        if not retry_after_ms:
+            cmd.append("--no-retry-after-ms")
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=str(ROOT)
         )

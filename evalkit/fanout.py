@@ -25,7 +25,7 @@ from evalkit.limiter import AdaptiveLimiter
 from evalkit.plan import ModelPlan, Work, key_var
 from evalkit.progress import RunProgress
 from evalkit.prompt import Renderer
-from evalkit.providers import Send, complete
+from evalkit.providers import PACED_WAIT_MAX_S, Send, complete
 from evalkit.scorers.registry import ScoreFn
 from evalkit.types import Completion, ErrorKind, Request, Result, Sample, Score
 
@@ -123,7 +123,7 @@ class FanOut:
         """Send every cell of ``work`` left to send, each model with its own pool of workers."""
 
         async def run_model(pi: int, plan: ModelPlan) -> None:
-            plan.limiter = AdaptiveLimiter(plan.concurrency)
+            plan.limiter = AdaptiveLimiter(plan.concurrency, max_pause_s=PACED_WAIT_MAX_S)
             cells = work.cells_to_send(pi)
 
             async def worker() -> None:

@@ -1,14 +1,17 @@
 """Adaptive concurrency per model: back off when the provider says 429, creep back when it stops.
 
 Additive increase, multiplicative decrease (as TCP does): a 429 halves the model's allowed
-in-flight requests (at most once per ``cooldown_s``, so one burst of 429s counts once); every
-``limit`` successes in a row raise it by one, up to the suite's ``concurrency``. Only network
-attempts hold a slot: cache hits and back-off sleeps do not.
+in-flight requests, once per congestion event: only a 429 to an attempt that started after the
+last cut or pause can cut again (and at most once per ``cooldown_s``), so the 429s of one burst,
+already in flight when the first came back, count once. Every ``limit`` successes in a row raise
+it by one, up to the suite's ``concurrency``. Only network attempts hold a slot: cache hits and
+back-off sleeps do not.
 
-A 429 that says when to come back (``Retry-After``, up to ``max_pause_s``) also closes the
-model's gate until then: no new attempt of that model starts before the provider said it would
-take one, so the other workers do not spend their attempts (``max_attempts`` each) on a window
-already known to be full. With a rolling-window limit the slots that free during the pause are
+A 429 that says when to come back (``retry-after-ms`` or ``Retry-After``, up to ``max_pause_s``)
+also closes the model's gate until then: no new attempt of that model starts before the
+provider said it would take one, so the other workers do not spend their attempts on a window
+already known to be full (and such a paced 429 does not use up an attempt: see
+:func:`evalkit.providers.complete`). With a rolling-window limit the slots that free during the pause are
 taken in one burst when the gate opens, so the run keeps to the provider's rate (measured in
 ``bench/results.md``) with few 429s and no sample lost to them. A longer Retry-After (a daily
 quota) closes nothing: each attempt's own retry policy gives up on it.
@@ -40,9 +43,12 @@ class AdaptiveLimiter:
         self._cooldown = cooldown_s
         self._max_pause = max_pause_s
         self._closed_until = 0.0
+        self._events = 0
+        """Cuts and pauses so far: an attempt's ticket from :meth:`acquire`."""
         self._waiters: deque[asyncio.Future[None]] = deque()
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> int:
+        """Wait for a slot (and for the gate); the ticket to give back to :meth:`release`."""
         while True:
             pause = self._closed_until - time.monotonic()
             if pause > 0:
@@ -55,24 +61,33 @@ class AdaptiveLimiter:
             await fut
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
+        return self._events
 
-    def release(self, *, throttled: bool, retry_after: float | None = None) -> None:
+    def release(
+        self, *, throttled: bool, retry_after: float | None = None, ticket: int | None = None
+    ) -> None:
         """Give the slot back (synchronous, so it is safe in ``finally`` during cancellation).
 
         ``retry_after``: seconds the provider asked to wait, with a 429 (closes the gate that long).
+        ``ticket``: what :meth:`acquire` returned for this attempt (a 429 to an attempt that started
+        before the last cut or pause does not cut again); None counts as current.
         """
         self.in_flight -= 1
         now = time.monotonic()
         if throttled:
             self.throttles += 1
             self._successes = 0
-            if now - self._last_cut >= self._cooldown:
+            current = ticket is None or ticket >= self._events
+            if current and now - self._last_cut >= self._cooldown:
                 self.limit = max(self.minimum, self.limit // 2)
                 self.lowest = min(self.lowest, self.limit)
                 self._last_cut = now
+                self._events += 1
             if retry_after is not None and 0 < retry_after <= self._max_pause:
                 until = now + retry_after
                 if until > self._closed_until:
+                    if self._closed_until <= now:
+                        self._events += 1  # the gate closes (again): a new congestion event
                     self.paused_s += until - max(now, self._closed_until)
                     self._closed_until = until
         else:

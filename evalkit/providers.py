@@ -6,7 +6,10 @@ seven requests) and applies evalkit's own policy instead:
 
 * retried: 408, 429, 500, 502, 503, 504, 529, timeouts and connection errors;
 * ``Retry-After`` is honoured; otherwise exponential back-off with jitter;
-* capped by ``max_attempts`` and by ``max_retry_time_s`` of total time per request;
+* capped by ``max_attempts`` and by ``max_retry_time_s`` of total time per request; a 429 the
+  provider paces (a wait of at most ``PACED_WAIT_MAX_S``: the limiter's gate closes for it) is
+  waited out without using up an attempt, so a rate limit delays a sample but never loses it
+  (``max_retry_time_s`` still bounds it);
 * never retried: other 4xx (401/403 stop the model: see the runner), context-window errors.
 
 Failures come back as :class:`~evalkit.types.Completion` with an ``error`` (data, not
@@ -93,6 +96,11 @@ def litellm_version() -> str:
     from importlib.metadata import version
 
     return version("litellm")
+
+
+PACED_WAIT_MAX_S = 60.0
+"""The longest Retry-After a rate-limit 429 may ask for and still be paced (waited out without
+using up an attempt; the limiter closes the model's gate for it): a longer one is a quota."""
 
 
 @dataclass(frozen=True)
@@ -296,17 +304,19 @@ async def complete(
     run = send or attempt
     started = time.monotonic()
     tries = 0
+    paced = 0  # 429s with a wait the provider set: they do not use up an attempt
     while True:
         tries += 1
-        if limiter is not None:
-            await limiter.acquire()
+        ticket = await limiter.acquire() if limiter is not None else 0
         outcome: Attempt | None = None
         try:
             outcome = await run(call)
         finally:
             if limiter is not None:
                 throttled = outcome is not None and _is_rate_limit(outcome.error)
-                limiter.release(throttled=throttled, retry_after=outcome.retry_after if outcome else None)
+                limiter.release(
+                    throttled=throttled, retry_after=outcome.retry_after if outcome else None, ticket=ticket
+                )
         assert outcome is not None
         error = outcome.error
         if error is None:
@@ -315,7 +325,9 @@ async def complete(
         elapsed = time.monotonic() - started
         if is_retryable(error):
             wait = outcome.retry_after if outcome.retry_after is not None else _backoff(tries, policy)
-            if tries < policy.max_attempts and elapsed + wait < policy.max_retry_time_s:
+            if _is_rate_limit(error) and outcome.retry_after is not None and 0 < wait <= PACED_WAIT_MAX_S:
+                paced += 1
+            if tries - paced < policy.max_attempts and elapsed + wait < policy.max_retry_time_s:
                 await asyncio.sleep(wait)
                 continue
         return Completion(text=None, attempts=tries, error=error)
@@ -489,19 +501,23 @@ def classify(exc: BaseException) -> tuple[ErrorInfo, float | None]:
 
 
 def _retry_after(exc: BaseException) -> float | None:
+    """The server's wait, in seconds: ``retry-after-ms`` first (OpenAI and Azure send it; the openai
+    SDK reads it first too), else ``Retry-After`` (seconds, or an HTTP date)."""
     headers: Any = getattr(exc, "litellm_response_headers", None)
     if not headers:
         response = getattr(exc, "response", None)
         headers = getattr(response, "headers", None)
     if not headers:
         return None
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass  # unreadable: try Retry-After
     value = headers.get("retry-after") or headers.get("Retry-After")
     if value is None:
-        ms = headers.get("retry-after-ms")
-        try:
-            return float(ms) / 1000 if ms is not None else None
-        except ValueError:
-            return None
+        return None
     try:
         return max(0.0, float(value))
     except ValueError:

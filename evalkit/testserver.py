@@ -41,15 +41,16 @@ Server-wide options: ``require_key`` answers 401 unless ``Authorization: Bearer 
 sent (for Anthropic ``x-api-key: KEY`` works too: LiteLLM sends that, the anthropic SDK
 2.x sends Bearer); ``rate_limit_per_minute`` admits that many requests per rolling 60 s
 (``rate_limit_window_s`` shortens the window, for benchmarks: the limit then counts per that
-many seconds) and answers 429 with ``Retry-After`` (whole seconds until a slot frees) beyond
-it. Both are checked before the rules, and answered at once.
+many seconds) and answers 429 with ``Retry-After`` (whole seconds until a slot frees, at
+least 1) beyond it, and ``retry-after-ms`` (the exact wait, as OpenAI and Azure send it) unless
+``retry_after_ms=False``. Both are checked before the rules, and answered at once.
 
 Control endpoints, for a server in another process: ``GET /_evalkit/stats`` (the
 :class:`Stats` as JSON), ``POST /_evalkit/reset`` (:meth:`TestServer.reset_stats`),
 ``POST /_evalkit/script`` with ``{"rules": [{...Rule fields...}], "clear": false}``.
 
 Command line: ``python -m evalkit.testserver --port 8000 [--latency 0.2] [--answers
-FILE.jsonl] [--require-key KEY] [--rate-limit N [--rate-window S]]`` (port 0 picks a free one) prints the
+FILE.jsonl] [--require-key KEY] [--rate-limit N [--rate-window S] [--no-retry-after-ms]]`` (port 0 picks a free one) prints the
 URL as its first stdout line and serves until SIGINT/SIGTERM.
 The answers file has one ``{"contains": "...", "reply": "..."}`` object per line.
 """
@@ -269,8 +270,8 @@ class _RateWindow:
         self._lock = threading.Lock()
         self._admitted: deque[float] = deque()
 
-    def admit(self) -> int | None:
-        """``None`` when admitted, else the whole seconds until a slot frees."""
+    def admit(self) -> float | None:
+        """``None`` when admitted, else the seconds until a slot frees."""
         if self._limit is None:
             return None
         now = time.monotonic()
@@ -280,7 +281,7 @@ class _RateWindow:
             if len(self._admitted) < self._limit:
                 self._admitted.append(now)
                 return None
-            return max(1, math.ceil(self._admitted[0] + self._window - now))
+            return max(0.001, self._admitted[0] + self._window - now)
 
     def reset(self) -> None:
         with self._lock:
@@ -335,6 +336,7 @@ class TestServer:
         require_key: str | None = None,
         rate_limit_per_minute: int | None = None,
         rate_limit_window_s: float = RATE_WINDOW_S,
+        retry_after_ms: bool = True,
         port: int = 0,
     ) -> None:
         self.latency = latency
@@ -345,6 +347,8 @@ class TestServer:
         self._counters = _Counters()
         self._rules = _Rulebook()
         self._rate = _RateWindow(rate_limit_per_minute, rate_limit_window_s)
+        self.retry_after_ms = retry_after_ms
+        """Send ``retry-after-ms`` (the exact wait) with the whole-second ``Retry-After`` of a rate-limit 429."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -526,7 +530,10 @@ class TestServer:
             return _error(api, 401, "invalid api key")
         wait = self._rate.admit()
         if wait is not None:
-            return _error(api, 429, "rate limit exceeded", headers={"Retry-After": str(wait)})
+            headers = {"Retry-After": str(max(1, math.ceil(wait)))}
+            if self.retry_after_ms:
+                headers["retry-after-ms"] = str(math.ceil(wait * 1000))
+            return _error(api, 429, "rate limit exceeded", headers=headers)
         rule = self._rules.pick(ex)
         if rule is not None and rule.hang:
             assert self._closing is not None
@@ -771,6 +778,11 @@ def main(argv: list[str] | None = None) -> int:
         default=RATE_WINDOW_S,
         help="seconds of the rate-limit window (default 60)",
     )
+    parser.add_argument(
+        "--no-retry-after-ms",
+        action="store_true",
+        help="answer a rate-limit 429 with the whole-second Retry-After only",
+    )
     args = parser.parse_args(argv)
     server = TestServer(
         latency=args.latency,
@@ -778,6 +790,7 @@ def main(argv: list[str] | None = None) -> int:
         require_key=args.require_key,
         rate_limit_per_minute=args.rate_limit,
         rate_limit_window_s=args.rate_window,
+        retry_after_ms=not args.no_retry_after_ms,
         port=args.port,
     )
     done = threading.Event()

@@ -56,6 +56,8 @@ def test_classification_and_retry_decision(name: str, status: int, kind: ErrorKi
     [
         ({"retry-after": "2"}, 2.0),
         ({"retry-after-ms": "1500"}, 1.5),
+        ({"retry-after": "2", "retry-after-ms": "1234"}, 1.234),  # the precise one wins
+        ({"retry-after": "2", "retry-after-ms": "later"}, 2.0),
         ({}, None),
         ({"retry-after": "soon"}, None),
     ],

@@ -402,9 +402,19 @@ def test_rate_limit_answers_429_with_retry_after() -> None:
         r = post(srv, "anthropic")
         assert r.status_code == 429 and r.json()["error"]["type"] == "rate_limit_error"
         assert 59 <= int(r.headers["Retry-After"]) <= 60
+        assert 59_000 < int(r.headers["retry-after-ms"]) <= 60_000  # the exact wait, in ms
         assert srv.stats.by_status == {200: 2, 429: 1}
         srv.reset_stats()
         assert post(srv, "openai").status_code == 200
+
+
+def test_rate_limit_can_answer_whole_seconds_only() -> None:
+    with TestServer(rate_limit_per_minute=1, rate_limit_window_s=0.3, retry_after_ms=False) as srv:
+        assert post(srv, "openai").status_code == 200
+        r = post(srv, "openai")
+        assert r.status_code == 429
+        assert r.headers["Retry-After"] == "1"  # 0.3 s rounds up to the whole second, at least 1
+        assert "retry-after-ms" not in r.headers
 
 
 # -- stats ------------------------------------------------------------------------
