@@ -16,13 +16,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
 from evalkit.economics import ApiPrice
 from evalkit.errors import ConfigError
 from evalkit.providers import Pricing
-from evalkit.suite import Price
+from evalkit.suite import Price, read_yaml
 
 __all__ = ["ENV_VAR", "default_price_file", "load_user_prices", "user_pricing"]
 
@@ -55,14 +54,7 @@ def load_user_prices(path: str | Path | None = None) -> tuple[dict[str, ApiPrice
         return {}, None
     if not p.is_file():
         raise ConfigError(f"{p}: price file not found")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{p}: not UTF-8 text (byte {exc.start})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{p}{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    raw = read_yaml(p)
     if raw is None:
         return {}, p
     if not isinstance(raw, dict):

@@ -177,6 +177,20 @@ Send = Callable[[Call], Awaitable[Attempt]]
 """Runs one attempt: :func:`attempt` in this process, or :meth:`evalkit.pool.WorkerPool.send`."""
 
 
+def _acompletion_kwargs(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of ``litellm.acompletion`` for ``call``: LiteLLM's and the SDK's retries off."""
+    return {
+        "model": call.model,
+        "messages": list(call.messages),
+        "api_base": call.api_base,
+        "api_key": call.api_key,
+        "timeout": call.timeout_s,
+        "num_retries": 0,
+        "max_retries": 0,
+        **params,
+    }
+
+
 async def attempt(call: Call) -> Attempt:
     """One ``litellm.acompletion`` call, retries off; failures come back as data."""
     if call.params.get("stream") is True:
@@ -184,16 +198,7 @@ async def attempt(call: Call) -> Attempt:
     litellm = litellm_module()
     t0 = time.monotonic()
     try:
-        response = await litellm.acompletion(
-            model=call.model,
-            messages=list(call.messages),
-            api_base=call.api_base,
-            api_key=call.api_key,
-            timeout=call.timeout_s,
-            num_retries=0,
-            max_retries=0,
-            **call.params,
-        )
+        response = await litellm.acompletion(**_acompletion_kwargs(call, call.params))
     except asyncio.CancelledError:
         raise
     except Exception as exc:
@@ -222,16 +227,7 @@ async def attempt_stream(call: Call) -> Attempt:
     in_tok: int | None = None
     out_tok: int | None = None
     try:
-        stream = await litellm.acompletion(
-            model=call.model,
-            messages=list(call.messages),
-            api_base=call.api_base,
-            api_key=call.api_key,
-            timeout=call.timeout_s,
-            num_retries=0,
-            max_retries=0,
-            **params,
-        )
+        stream = await litellm.acompletion(**_acompletion_kwargs(call, params))
         async for chunk in stream:
             for choice in getattr(chunk, "choices", None) or []:
                 delta = getattr(choice, "delta", None)

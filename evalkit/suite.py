@@ -413,6 +413,22 @@ def resolve_path(base_dir: Path, value: str, *, what: str, suite_path: Path) -> 
     return resolved
 
 
+def read_yaml(path: Path) -> Any:
+    """A YAML file's content; :class:`ConfigError` naming the file (and the line) when it is not
+    UTF-8 text or not YAML. Shared by the suite and the user price file (:mod:`evalkit.prices`)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}{where}: not valid YAML: {problem}") from None
+
+
 def load_suite(path: str | Path) -> LoadedSuite:
     """Read, validate and resolve a suite file. Raises :class:`ConfigError` with one clear line."""
     path = Path(path)
@@ -423,17 +439,7 @@ def load_suite(path: str | Path) -> LoadedSuite:
                 break
     if not path.is_file():
         raise ConfigError(f"{path}: suite file not found")
-    try:
-        raw_text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    try:
-        raw = yaml.safe_load(raw_text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{path}{where}: not valid YAML: {problem}") from None
+    raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a suite must be a YAML mapping (name, dataset, models, scorers...)")
     try:

@@ -12,7 +12,9 @@ import pytest
 from evalkit.errors import ConfigError, DataError, EvalkitError, ExitCode
 from evalkit.score_cmd import run_score
 
-LABELS = "/work/shared/data/banking77_labels.json"
+LABELS = str(
+    Path(__file__).resolve().parents[1] / "suites" / "data" / "banking77_labels.json"
+)  # the repo's copy
 
 
 def write_jsonl(path: Path, rows: list[Any]) -> Path:
