@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -81,12 +81,18 @@ def ledger_path(run_dir: str | Path) -> Path:
     return p if p.is_file() else p / LEDGER_NAME
 
 
-def iter_results(run_dir: str | Path, warnings: list[str] | None = None) -> Iterator[Result]:
+def iter_results(
+    run_dir: str | Path,
+    warnings: list[str] | None = None,
+    *,
+    only: Container[tuple[str, int]] | None = None,
+) -> Iterator[Result]:
     """Stream the ledger's results, one line at a time, in the order they landed.
 
     Truncated or corrupt lines and repeated cells are skipped; a one-line explanation of each is
     appended to ``warnings`` when a list is given. A run folder without a ledger yet (every model
-    skipped) yields nothing. ``run_dir`` may also be the path of a ledger file.
+    skipped) yields nothing. ``run_dir`` may also be the path of a ledger file. ``only``: just the
+    results of these ``(sample_id, epoch)`` cells (the others are not turned into results at all).
     """
     path = ledger_path(run_dir)
     if not path.exists():
@@ -99,7 +105,7 @@ def iter_results(run_dir: str | Path, warnings: list[str] | None = None) -> Iter
         for lineno, raw in enumerate(f, start=1):
             if not raw.strip():
                 continue
-            result = _parse_line(raw, path, lineno, sink)
+            result = _parse_line(raw, path, lineno, sink, only)
             if result is None:
                 continue
             if result.cell in seen:
@@ -114,12 +120,18 @@ def _fmt_cell(cell: Cell) -> str:
     return f"(sample {sid!r}, model {model!r}, epoch {epoch})"
 
 
-def _parse_line(raw: bytes, path: Path, lineno: int, sink: list[str]) -> Result | None:
+def _parse_line(
+    raw: bytes, path: Path, lineno: int, sink: list[str], only: Container[tuple[str, int]] | None = None
+) -> Result | None:
     complete = raw.endswith(b"\n")
     try:
         obj = json.loads(raw.decode("utf-8"))
         if not isinstance(obj, dict):
             raise ValueError("not a JSON object")
+        if only is not None:
+            cell = (obj.get("sample_id"), obj.get("epoch", 0))
+            if not isinstance(cell[0], str) or not isinstance(cell[1], int) or cell not in only:
+                return None
         result = Result.from_dict(obj)
         if not isinstance(result.sample_id, str) or not isinstance(result.model, str):
             raise ValueError("sample_id and model must be strings")

@@ -102,6 +102,26 @@ def test_duplicate_cell_keeps_the_first(tmp_path: Path) -> None:
     assert len(warnings) == 1 and "duplicate cell" in warnings[0]
 
 
+def test_only_reads_the_given_cells_and_keeps_the_same_first_result(tmp_path: Path) -> None:
+    rows = [
+        res("a", "gpt", 1.0),
+        res("b", "gpt", 1.0),
+        res("a", "llama", 0.0),
+        res("a", "gpt", 0.0),  # a duplicate: the first is kept, as without ``only``
+        res("a", "gpt", 0.5, epoch=1),
+        res("c", "llama", 1.0),
+    ]
+    run = write_run(tmp_path / "run", rows, extra='{"sample_id": "a", "epoch": "0"}\n')  # invalid: skipped
+    full = [r for r in iter_results(run) if (r.sample_id, r.epoch) in {("a", 0), ("c", 0)}]
+    only = list(iter_results(run, only={("a", 0), ("c", 0)}))
+    assert only == full
+    assert [(r.sample_id, r.model, r.scores["exact_match"].value) for r in only] == [
+        ("a", "gpt", 1.0),
+        ("a", "llama", 0.0),
+        ("c", "llama", 1.0),
+    ]
+
+
 def test_done_cells(tmp_path: Path) -> None:
     run = write_run(
         tmp_path / "run",

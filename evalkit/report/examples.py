@@ -102,15 +102,14 @@ def pick_cells(
 def collect_examples(
     run_dir: str | Path, picked: Sequence[tuple[CellKey, bool]], scorers: Sequence[str]
 ) -> list[Example]:
-    """Read the ledger once more and gather the outputs of the picked cells."""
+    """Read the ledger once more and gather the outputs of the picked cells (only theirs are parsed
+    into results)."""
     order = {cell: i for i, (cell, _d) in enumerate(picked)}
     flags = dict(picked)
     heads: dict[CellKey, dict[str, Any]] = {}
     outputs: dict[CellKey, dict[str, ExampleOutput]] = {cell: {} for cell in order}
-    for r in iter_results(run_dir):
+    for r in iter_results(run_dir, only=order):
         cell = (r.sample_id, r.epoch)
-        if cell not in order:
-            continue
         heads.setdefault(
             cell,
             {
