@@ -168,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("EVALKIT_DEBUG"):
             raise
-        from evalkit.redact import redact
+        from evalkit._util.redact import redact
 
         _err(
             f"internal error: {redact(f'{type(exc).__name__}: {exc}')} (set EVALKIT_DEBUG=1 for the traceback)"

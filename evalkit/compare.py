@@ -21,12 +21,12 @@ from __future__ import annotations
 import copy
 import csv
 import io
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from evalkit._util.io import atomic_write_text
 from evalkit.aggregate import Aggregator
 from evalkit.errors import RunDirError
 from evalkit.gate import (
@@ -322,9 +322,6 @@ def write_compare(table: CompareTable, out_dir: str | Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, text in (("compare.csv", _csv_text(table)), ("compare.md", to_markdown(table))):
-        path = out / name
-        tmp = path.with_name(name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        path = atomic_write_text(out / name, text, errors="replace")
         paths.append(path)
     return paths

@@ -8,12 +8,12 @@ present and unique. The file's sha256 is the dataset fingerprint recorded in the
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evalkit._util.io import iter_jsonl
 from evalkit.errors import DataError
 from evalkit.suite import DatasetConfig
 from evalkit.types import Sample
@@ -86,27 +86,7 @@ def load_dataset(path: Path, config: DatasetConfig) -> Dataset:
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open("rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            if len(raw) > MAX_LINE_BYTES:
-                raise DataError(
-                    f"{path}:{lineno}: line is {len(raw) / 1e6:.1f} MB; the limit is {MAX_LINE_BYTES / 1e6:.0f} MB"
-                )
-            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]  # a UTF-8 byte-order mark
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise DataError(f"{path}:{lineno}: not UTF-8 (byte {exc.start} of the line)") from None
-            if not text.strip():
-                continue  # blank lines (and a trailing newline) are not rows
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{lineno}: invalid JSON at column {exc.colno}: {exc.msg}") from None
-            if not isinstance(obj, dict):
-                raise DataError(f"{path}:{lineno}: each line must be a JSON object, got {type(obj).__name__}")
-            yield lineno, obj
+    return iter_jsonl(path, error=DataError, max_line_bytes=MAX_LINE_BYTES)
 
 
 def _hf_rows(path: Path, fmt: str) -> Iterable[tuple[int, dict[str, Any]]]:

@@ -22,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from evalkit._util.io import read_json_file
 from evalkit.errors import RunDirError
 from evalkit.types import Result
 
@@ -53,12 +54,7 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
     path = run_dir / MANIFEST_NAME
     if not path.is_file():
         raise RunDirError(f"{path}: missing; is {run_dir} a folder written by `evalkit run`?")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise RunDirError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise RunDirError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    data = read_json_file(path, error=RunDirError)
     if not isinstance(data, dict):
         raise RunDirError(f"{path}: must be a JSON object")
     fmt = data.get("format", MANIFEST_FORMAT)

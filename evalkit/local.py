@@ -63,7 +63,6 @@ import argparse
 import atexit
 import contextlib
 import dataclasses
-import difflib
 import hashlib
 import importlib
 import importlib.metadata
@@ -82,6 +81,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from evalkit._util.names import did_you_mean
 from evalkit.errors import ConfigError, InfrastructureError
 
 __all__ = [
@@ -191,8 +191,7 @@ def get_local_spec(alias: str) -> LocalModelSpec:
     """The spec of ``alias``; :class:`ConfigError` (with a suggestion) for an unknown one."""
     spec = LOCAL_MODELS.get(alias)
     if spec is None:
-        close = difflib.get_close_matches(alias, list(LOCAL_MODELS), n=1, cutoff=0.5)
-        hint = f" Did you mean local/{close[0]}?" if close else ""
+        hint = did_you_mean(alias, LOCAL_MODELS, fmt="local/{}")
         known = ", ".join(f"local/{a}" for a in sorted(LOCAL_MODELS))
         raise ConfigError(f"unknown local model 'local/{alias}'.{hint} Known: {known}")
     return spec

@@ -11,13 +11,13 @@ result, so a 100,000-sample run plans in a few megabytes.
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evalkit._util.names import did_you_mean
 from evalkit.cache import KeyMaker, ResponseCache
 from evalkit.errors import ConfigError
 from evalkit.limiter import AdaptiveLimiter
@@ -152,8 +152,7 @@ def _selected(suite: Suite, wanted: list[str] | None, where: Path) -> list[Model
     chosen = []
     for want in wanted:
         if want not in names:
-            close = difflib.get_close_matches(want, names, n=1, cutoff=0.5)
-            hint = f" Did you mean {close[0]}?" if close else ""
+            hint = did_you_mean(want, names)
             raise ConfigError(
                 f"--models: '{want}' is not a model of {where}.{hint} Models: {', '.join(names)}"
             )

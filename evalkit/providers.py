@@ -41,9 +41,9 @@ from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
 
+from evalkit._util.redact import redact
 from evalkit.economics import MapPrice
 from evalkit.limiter import AdaptiveLimiter
-from evalkit.redact import redact
 from evalkit.types import Completion, ErrorInfo, ErrorKind, Request
 
 PLACEHOLDER_KEY = "sk-evalkit-no-key"

@@ -24,12 +24,12 @@ must still have the fingerprint (sha256) recorded in run.json.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from evalkit._util.io import iter_jsonl
 from evalkit.errors import ConfigError, RunDirError
 from evalkit.types import Completion, ErrorInfo, ErrorKind, Sample
 
@@ -186,25 +186,8 @@ def _from_run(
 
 def _from_jsonl(path: Path, *, where: str) -> dict[tuple[str, int], Completion]:
     answers: dict[tuple[str, int], Completion] = {}
-    try:
-        f = path.open(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{where}: replay: cannot read {path}: {exc.strerror}") from None
-    with f:
-        try:
-            lines = list(f)
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{path}: replay: not UTF-8 text (byte {exc.start})") from None
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(
-                f"{path}:{lineno}: replay: invalid JSON at column {exc.colno}: {exc.msg}"
-            ) from None
-        if not isinstance(row, dict) or "id" not in row or not isinstance(row.get("output"), str):
+    for lineno, row in iter_jsonl(path, error=ConfigError, label="replay: "):
+        if "id" not in row or not isinstance(row.get("output"), str):
             raise ConfigError(f"{path}:{lineno}: replay rows need 'id' and a string 'output'")
         epoch = row.get("epoch", 0)
         if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:

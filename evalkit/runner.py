@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import platform
 import secrets
 import signal
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit import __version__
+from evalkit._util.io import atomic_write_text
 from evalkit.budget import Budget
 from evalkit.cache import ResponseCache
 from evalkit.dataset import Dataset, load_dataset
@@ -74,9 +74,9 @@ def _now_iso() -> str:
 
 def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
     """Atomically replace run.json (a kill never leaves half a manifest)."""
-    tmp = run_dir / "run.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, run_dir / "run.json")
+    atomic_write_text(
+        run_dir / "run.json", json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"
+    )
 
 
 class Runner:

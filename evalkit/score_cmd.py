@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
+from evalkit._util.io import iter_jsonl
 from evalkit.errors import ConfigError, DataError
 from evalkit.scorers.metrics import extra_metrics
 from evalkit.scorers.registry import build_scorer
@@ -43,51 +44,34 @@ def read_rows(path: Path) -> list[tuple[str, Sample]]:
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     rows: list[tuple[str, Sample]] = []
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read: {exc.strerror}") from None
-    with handle:
-        for lineno, raw in enumerate(handle, start=1):
-            where = f"{path}:{lineno}"
-            try:
-                line = raw.decode("utf-8").lstrip("\ufeff")
-            except UnicodeDecodeError as exc:
-                raise DataError(f"{where}: not UTF-8 text (byte {exc.start + 1})") from None
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{where}: not valid JSON (column {exc.colno}): {exc.msg}") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{where}: each line must be a JSON object, not {type(row).__name__}")
-            if "output" not in row:
-                raise DataError(f"{where}: the row has no 'output' field (the text to score)")
-            output = row["output"]
-            if not isinstance(output, str):
-                raise DataError(
-                    f"{where}: 'output' must be a string, not {type(output).__name__ if output is not None else 'null'}"
-                )
-            sid = row.get("id")  # repeated ids are allowed (several outputs of one sample)
-            if sid is None:
-                sid = f"line-{lineno}"
-            elif isinstance(sid, bool) or not isinstance(sid, str | int):
-                raise DataError(f"{where}: 'id' must be a string or an integer")
-            sid = str(sid)
-            tags = row.get("tags") or {}
-            if not isinstance(tags, dict):
-                raise DataError(f"{where}: 'tags' must be an object")
-            inp = row.get("input", "")
-            sample = Sample(
-                id=sid,
-                input=inp if isinstance(inp, str) else json.dumps(inp, ensure_ascii=False),
-                expected=row.get("expected"),
-                fields={k: v for k, v in row.items() if k not in _RESERVED},
-                tags={str(k): str(v) for k, v in tags.items()},
-                line=lineno,
+    for lineno, row in iter_jsonl(path, error=DataError):
+        where = f"{path}:{lineno}"
+        if "output" not in row:
+            raise DataError(f"{where}: the row has no 'output' field (the text to score)")
+        output = row["output"]
+        if not isinstance(output, str):
+            raise DataError(
+                f"{where}: 'output' must be a string, not {type(output).__name__ if output is not None else 'null'}"
             )
-            rows.append((output, sample))
+        sid = row.get("id")  # repeated ids are allowed (several outputs of one sample)
+        if sid is None:
+            sid = f"line-{lineno}"
+        elif isinstance(sid, bool) or not isinstance(sid, str | int):
+            raise DataError(f"{where}: 'id' must be a string or an integer")
+        sid = str(sid)
+        tags = row.get("tags") or {}
+        if not isinstance(tags, dict):
+            raise DataError(f"{where}: 'tags' must be an object")
+        inp = row.get("input", "")
+        sample = Sample(
+            id=sid,
+            input=inp if isinstance(inp, str) else json.dumps(inp, ensure_ascii=False),
+            expected=row.get("expected"),
+            fields={k: v for k, v in row.items() if k not in _RESERVED},
+            tags={str(k): str(v) for k, v in tags.items()},
+            line=lineno,
+        )
+        rows.append((output, sample))
     if not rows:
         raise DataError(f"{path}: no rows (the file is empty)")
     return rows

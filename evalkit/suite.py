@@ -7,16 +7,16 @@ prompt templates. ``evalkit schema`` prints the JSON Schema of this format for e
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from evalkit._util.io import read_json_file, read_yaml
+from evalkit._util.names import closest, did_you_mean
 from evalkit.errors import ConfigError
 from evalkit.providers_list import KNOWN_PROVIDERS, LOCAL_PROVIDER
 from evalkit.types import Group
@@ -183,8 +183,7 @@ class ModelConfig(_Strict):
             except ConfigError as exc:  # pydantic reports ValueErrors with the key path
                 raise ValueError(exc.message) from None
         elif provider not in KNOWN_PROVIDERS:
-            close = difflib.get_close_matches(provider, [*KNOWN_PROVIDERS, LOCAL_PROVIDER], n=1, cutoff=0.6)
-            hint = f" Did you mean {close[0]}/{rest}?" if close else ""
+            hint = did_you_mean(provider, [*KNOWN_PROVIDERS, LOCAL_PROVIDER], cutoff=0.6, fmt="{}/" + rest)
             raise ValueError(f"unknown provider '{provider}' in '{v}'.{hint}")
         return v
 
@@ -366,9 +365,9 @@ def _first_error(path: Path, exc: ValidationError) -> ConfigError:
         msg = f"{path}: {loc}: unknown key"
         parent, key = e["loc"][:-1], str(e["loc"][-1])
         allowed = _allowed_keys(parent)
-        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        close = closest(key, allowed, cutoff=0.6)
         if close:
-            msg += f" (did you mean '{close[0]}'?)"
+            msg += f" (did you mean '{close}'?)"
     elif e["type"] == "missing":
         msg = f"{path}: {loc}: required key is missing"
     else:
@@ -413,22 +412,6 @@ def resolve_path(base_dir: Path, value: str, *, what: str, suite_path: Path) -> 
     return resolved
 
 
-def read_yaml(path: Path) -> Any:
-    """A YAML file's content; :class:`ConfigError` naming the file (and the line) when it is not
-    UTF-8 text or not YAML. Shared by the suite and the user price file (:mod:`evalkit.prices`)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{path}{where}: not valid YAML: {problem}") from None
-
-
 def load_suite(path: str | Path) -> LoadedSuite:
     """Read, validate and resolve a suite file. Raises :class:`ConfigError` with one clear line."""
     path = Path(path)
@@ -457,16 +440,10 @@ def load_suite(path: str | Path) -> LoadedSuite:
         fp = resolve_path(base_dir, rel, what=f"prompt.files.{name}", suite_path=path)
         if not fp.is_file():
             raise ConfigError(f"{path}: prompt.files.{name}: file not found: {fp}")
-        text = fp.read_text(encoding="utf-8")
         if fp.suffix == ".json":
-            try:
-                file_vars[name] = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(
-                    f"{fp}:{exc.lineno}: prompt.files.{name}: not valid JSON: {exc.msg}"
-                ) from None
+            file_vars[name] = read_json_file(fp, error=ConfigError, label=f"prompt.files.{name}: ")
         else:
-            file_vars[name] = text
+            file_vars[name] = fp.read_text(encoding="utf-8")
 
     # Scorers and templates are checked here too, so a bad one stops the run before any request.
     from evalkit.prompt import check_templates

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evalkit.redact import MASK, redact
+from evalkit._util.redact import MASK, redact
 
 
 @pytest.mark.parametrize(

@@ -101,11 +101,11 @@ def test_blank_lines_and_bom_are_fine(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("lines", "error", "message"),
     [
-        (['{"output": "a"}', "{not json"], DataError, "outs.jsonl:2: not valid JSON"),
+        (['{"output": "a"}', "{not json"], DataError, "outs.jsonl:2: invalid JSON at column"),
         (['{"expected": "a"}'], DataError, "outs.jsonl:1: the row has no 'output' field"),
         (['{"output": null}'], DataError, "outs.jsonl:1: 'output' must be a string, not null"),
         (['{"output": 5}'], DataError, "'output' must be a string, not int"),
-        (["[1, 2]"], DataError, "outs.jsonl:1: each line must be a JSON object, not list"),
+        (["[1, 2]"], DataError, "outs.jsonl:1: each line must be a JSON object, got list"),
         (['{"output": "a", "id": [1]}'], DataError, "'id' must be a string or an integer"),
         (['{"output": "a", "tags": "x"}'], DataError, "'tags' must be an object"),
         ([], DataError, "no rows"),

@@ -199,7 +199,7 @@ def test_schema_file_and_schema_errors(tmp_path: Path) -> None:
     fn = build_scorer("json_valid", {"schema": "person.schema.json"}, base_dir=tmp_path)
     assert fn('{"name": "A", "age": 1}', sample()).label == "correct"
     (tmp_path / "broken.json").write_text("{", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"broken.json:1: not valid JSON"):
+    with pytest.raises(ConfigError, match=r"broken.json:1: schema: not valid JSON"):
         build_scorer("json_valid", {"schema": "broken.json"}, base_dir=tmp_path)
     with pytest.raises(ConfigError, match="schema: file not found"):
         build_scorer("json_valid", {"schema": "nope.json"}, base_dir=tmp_path)

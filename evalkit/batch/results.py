@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from evalkit._util.redact import redact
 from evalkit.batch.types import LineResult
 from evalkit.providers import Pricing, is_retryable
-from evalkit.redact import redact
 from evalkit.types import Completion, ErrorInfo, ErrorKind
 
 __all__ = ["error_result", "expired_result", "success_result"]

@@ -10,10 +10,10 @@ submitted again (docs/scaling-batch.md).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from evalkit._util.io import atomic_open
 from evalkit.batch.types import BatchJob
 from evalkit.errors import RunDirError
 
@@ -46,13 +46,9 @@ class BatchState:
         return cls(path, jobs)
 
     def save(self) -> None:
-        tmp = self.path.with_suffix(".json.tmp")
         payload = {"format": FORMAT, "jobs": [j.to_dict() for j in self.jobs]}
-        with tmp.open("w", encoding="utf-8") as f:
+        with atomic_open(self.path, fsync=True) as f:
             json.dump(payload, f, ensure_ascii=False, separators=(",", ":"))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
 
     def next_job_name(self, model: str) -> str:
         return f"{model}-{sum(1 for j in self.jobs if j.model == model) + 1}"

@@ -13,11 +13,11 @@ set) and ``junit.xml`` (:mod:`evalkit.report.junit`); then the results folder's 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from evalkit._util.io import atomic_write_text
 from evalkit.aggregate import build_aggregator
 from evalkit.economics import Economics
 from evalkit.errors import RunDirError
@@ -115,10 +115,7 @@ def write_report(
         economics=data.economics,
     )
     markdown = render_markdown(data.summary, data.manifest, data.gate, data.max_gap, economics=data.economics)
-    md_path = run_dir / SUMMARY_MD
-    md_tmp = md_path.with_name(f"{SUMMARY_MD}.{os.getpid()}.tmp")
-    md_tmp.write_text(markdown, encoding="utf-8")
-    os.replace(md_tmp, md_path)
+    md_path = atomic_write_text(run_dir / SUMMARY_MD, markdown, errors="replace")
     paths = [
         write_summary_csv(data.summary, run_dir / SUMMARY_CSV),
         samples.close(),

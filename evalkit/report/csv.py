@@ -69,12 +69,12 @@ String cells that a spreadsheet would read as a formula (starting with ``=``, ``
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from evalkit._util.io import atomic_open
 from evalkit.scorers.metrics import response_format_of
 from evalkit.stats import SampleSizePlan, plan_sample_size
 from evalkit.summary import GapSummary, ModelSummary, RunSummary
@@ -308,9 +308,8 @@ def gaps_frame(summary: RunSummary, margin: float | None = None) -> pd.DataFrame
 
 
 def _write(df: pd.DataFrame, path: Path) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    df.to_csv(tmp, index=False, lineterminator="\n")
-    os.replace(tmp, path)
+    with atomic_open(path, newline="", errors="replace") as f:
+        df.to_csv(f, index=False, lineterminator="\n")
     return path
 
 

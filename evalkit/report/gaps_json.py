@@ -8,11 +8,11 @@ model minus every open model with *uncorrected* p-values; ``models`` the flip ra
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from evalkit._util.io import atomic_write_text
 from evalkit.report.csv import gap_plan, gap_row
 from evalkit.stats import MIN_RELIABLE_N
 from evalkit.summary import ALL, GapSummary, RunSummary
@@ -96,7 +96,5 @@ def write_gaps_json(
     path = Path(path)
     doc = gaps_document(summary, manifest, margin)
     text = json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8", errors="replace")
-    os.replace(tmp, path)
+    atomic_write_text(path, text, errors="replace")
     return path

@@ -9,13 +9,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from evalkit._util.io import atomic_write_text
 from evalkit.economics import Economics
 from evalkit.gate import GateOutcome, Overall, format_gate, gate_exit_code
 from evalkit.report.charts import scatter_chart, slice_chart
@@ -358,7 +358,5 @@ def render_html(
 
 def write_html(html: str, path: str | Path) -> Path:
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(html, encoding="utf-8", errors="replace")  # lone surrogates from the ledger
-    os.replace(tmp, path)
+    atomic_write_text(path, html, errors="replace")  # lone surrogates from the ledger
     return path

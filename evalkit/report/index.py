@@ -10,12 +10,13 @@ Self-contained and escaped like report.html (autoescape, no script at all).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import jinja2
+
+from evalkit._util.io import atomic_write_text
 
 __all__ = ["index_root", "render_index", "scan_runs", "write_index"]
 
@@ -94,8 +95,5 @@ def render_index(rows: list[dict[str, Any]]) -> str:
 
 
 def write_index(root: Path) -> Path:
-    path = root / "index.html"
-    tmp = path.with_name(f"index.html.{os.getpid()}.tmp")
-    tmp.write_text(render_index(scan_runs(root)), encoding="utf-8")
-    os.replace(tmp, path)
+    path = atomic_write_text(root / "index.html", render_index(scan_runs(root)), errors="replace")
     return path

@@ -7,13 +7,13 @@ the characters XML 1.0 cannot hold. Mapping: pass -> passed; fail and inconclusi
 
 from __future__ import annotations
 
-import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from evalkit._util.io import atomic_write_bytes
 from evalkit.gate import GateOutcome, Overall, RuleStatus, format_gate
 from evalkit.report.verdict import task_verdict
 from evalkit.summary import RunSummary
@@ -98,7 +98,5 @@ def write_junit(
     max_gap: float | None = None,
 ) -> Path:
     path = Path(path)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(render_junit(summary, manifest, gate, max_gap))
-    os.replace(tmp, path)
+    atomic_write_bytes(path, render_junit(summary, manifest, gate, max_gap))
     return path

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from evalkit._util.io import atomic_write_text
 from evalkit.scorers.metrics import response_format_of
 from evalkit.summary import RunSummary
 
@@ -44,7 +44,5 @@ def scorer_metrics_document(summary: RunSummary, manifest: Mapping[str, Any]) ->
 def write_scorer_metrics(summary: RunSummary, manifest: Mapping[str, Any], path: str | Path) -> Path:
     path = Path(path)
     text = json.dumps(scorer_metrics_document(summary, manifest), ensure_ascii=False, indent=2) + "\n"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8", errors="replace")
-    os.replace(tmp, path)
+    atomic_write_text(path, text, errors="replace")
     return path

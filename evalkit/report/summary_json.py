@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from evalkit._util.io import atomic_write_text
 from evalkit.economics import Economics
 from evalkit.gate import GateOutcome, gate_exit_code, verdict_text
 from evalkit.report.economics_view import economics_dict, money_lines
@@ -196,11 +196,7 @@ def write_summary_json(
 ) -> Path:
     path = Path(path)
     doc = summary_dict(summary, manifest, gate, max_gap, economics)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(
-        json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False) + "\n",
-        encoding="utf-8",
-        errors="replace",
+    atomic_write_text(
+        path, json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False) + "\n", errors="replace"
     )
-    os.replace(tmp, path)
     return path

@@ -12,6 +12,7 @@ import jsonschema
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.protocols import Validator
 
+from evalkit._util.io import read_json_file
 from evalkit.scorers.text import clip
 
 __all__ = [
@@ -102,12 +103,7 @@ def load_schema(value: Any, base_dir: Path | None) -> Any:
         path = base_dir / path
     if not path.is_file():
         raise ValueError(f"schema: file not found: {path}")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"schema: {path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"schema: cannot read {path}: {exc}") from None
+    return read_json_file(path, error=ValueError, label="schema: ")
 
 
 class SchemaCache:

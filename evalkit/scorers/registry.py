@@ -8,13 +8,13 @@ loads, with a "did you mean" suggestion, never mid-run.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evalkit._util.names import did_you_mean
 from evalkit.errors import ConfigError
 from evalkit.types import Sample, Score
 
@@ -62,16 +62,14 @@ def build_scorer(
     specs = registered()
     spec = specs.get(name)
     if spec is None:
-        close = difflib.get_close_matches(name, list(specs), n=1, cutoff=0.5)
-        hint = f" Did you mean {close[0]}?" if close else ""
+        hint = did_you_mean(name, specs)
         raise ConfigError(f"{where}: unknown scorer '{name}'.{hint} Known: {', '.join(specs)}")
     args = dict(args or {})
     params = inspect.signature(spec.factory).parameters
     accepted = [p for p in params if p != "base_dir"]
     for key in args:
         if key not in accepted:
-            close = difflib.get_close_matches(key, accepted, n=1, cutoff=0.5)
-            hint = f" Did you mean {close[0]}?" if close else ""
+            hint = did_you_mean(key, accepted)
             raise ConfigError(
                 f"{where}: scorer '{name}' has no argument '{key}'.{hint} "
                 f"Arguments: {', '.join(accepted) or '(none)'}"

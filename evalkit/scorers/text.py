@@ -21,7 +21,6 @@ Normalisation (:class:`Normalizer`) is applied to both sides of a comparison and
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import unicodedata
@@ -29,6 +28,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from evalkit._util.io import read_json_file
 
 PunctuationMode = Literal["none", "surrounding", "all"]
 
@@ -208,19 +209,16 @@ def load_labels(value: Any, base_dir: Path | None) -> list[str]:
             path = base_dir / path
         if not path.is_file():
             raise ValueError(f"labels: file not found: {path}")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ValueError(f"labels: cannot read {path}: {exc}") from None
         if path.suffix.lower() == ".json":
-            try:
-                loaded = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"labels: {path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+            loaded = read_json_file(path, error=ValueError, label="labels: ")
             if not isinstance(loaded, list):
                 raise ValueError(f"labels: {path} must hold a JSON array of strings")
             items: Sequence[Any] = loaded
         else:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValueError(f"labels: cannot read {path}: {exc}") from None
             items = [line.strip() for line in text.splitlines() if line.strip()]
         where = str(path)
     elif isinstance(value, list | tuple):
