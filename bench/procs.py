@@ -1,6 +1,6 @@
 """Process helpers for the benchmark: the loopback server in its own process, and measuring a command.
 
-:class:`ServerProc` runs ``python -m evalkit.testserver`` in a separate process (so its CPU is
+:class:`ServerProc` runs ``python -m evalkit.testing`` in a separate process (so its CPU is
 its own, read from ``/proc``) and reads its stats over HTTP. :func:`measure` runs a command and
 reports its wall time, CPU seconds (user + system, including every child it waited for, e.g.
 evalkit's worker processes) and peak RSS, summed over the whole process tree by sampling ``/proc``
@@ -161,7 +161,7 @@ def measure(cmd: list[str], *, env: dict[str, str] | None = None, timeout: float
 
 
 class ServerProc:
-    """``python -m evalkit.testserver`` in its own process."""
+    """``python -m evalkit.testing`` in its own process."""
 
     def __init__(
         self,
@@ -171,7 +171,7 @@ class ServerProc:
         rate_window_s: float | None = None,
         retry_after_ms: bool = True,
     ) -> None:
-        cmd = [PYTHON, "-m", "evalkit.testserver", "--port", "0", "--latency", str(latency)]
+        cmd = [PYTHON, "-m", "evalkit.testing", "--port", "0", "--latency", str(latency)]
         if rate_limit is not None:
             cmd += ["--rate-limit", str(rate_limit)]
         if rate_window_s is not None:

@@ -29,7 +29,7 @@ from evalkit.batch.types import BatchLine
 from evalkit.cli import main
 from evalkit.errors import ConfigError
 from evalkit.providers import Pricing, batch_price, batch_request_body
-from evalkit.testserver import Rule, TestServer
+from evalkit.testing import Rule, TestServer
 from evalkit.types import ErrorKind
 
 N = 6

@@ -1,6 +1,6 @@
 """``evalkit merge``: shards of a real-HTTP run combined give the unsharded run's summary; and the refusals.
 
-One module-scoped set of runs against :class:`evalkit.testserver.TestServer` (deterministic answers,
+One module-scoped set of runs against :class:`evalkit.testing.server.TestServer` (deterministic answers,
 a few deterministic failures, a tag slice): the whole suite unsharded, and the same suite as four
 shards (``--no-cache``: every shard really sends). Each test copies what it needs and merges.
 """
@@ -24,7 +24,7 @@ import yaml
 
 from evalkit.cli import main
 from evalkit.shard import shard_index
-from evalkit.testserver import Rule, TestServer
+from evalkit.testing import Rule, TestServer
 
 N = 120
 SHARDS = 4

@@ -13,7 +13,7 @@ import pytest
 from evalkit.cache import BATCH, KeyMaker, ResponseCache, request_key
 from evalkit.cli import main
 from evalkit.prompt import Renderer
-from evalkit.testserver import TestServer
+from evalkit.testing import TestServer
 from evalkit.types import Completion, Request
 
 BASE = Request(

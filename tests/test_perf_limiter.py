@@ -11,7 +11,7 @@ import pytest
 from evalkit import providers
 from evalkit.limiter import AdaptiveLimiter
 from evalkit.providers import Attempt, Call, RetryPolicy, Send, complete
-from evalkit.testserver import TestServer
+from evalkit.testing import TestServer
 from evalkit.types import Completion, ErrorInfo, ErrorKind, Request
 
 

@@ -20,7 +20,7 @@ import pytest
 from evalkit.cli import main
 from evalkit.pool import MAX_WORKERS, WorkerPool, pool_size
 from evalkit.providers import Call, RetryPolicy, complete
-from evalkit.testserver import TestServer
+from evalkit.testing import TestServer
 from evalkit.types import Request
 
 N = 24

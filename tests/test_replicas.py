@@ -1,5 +1,5 @@
 """Several api_bases for one model (evalkit.replicas): load spread, fail-over, cache identity, preflight,
-and hosted_vllm/ -- real HTTP through LiteLLM to several evalkit.testserver instances."""
+and hosted_vllm/ -- real HTTP through LiteLLM to several evalkit.testing.server instances."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from evalkit.plan import plan_models
 from evalkit.providers import Attempt, Call
 from evalkit.replicas import ReplicaSet, identity_base
 from evalkit.suite import ModelConfig, load_suite
-from evalkit.testserver import Rule, TestServer
+from evalkit.testing import Rule, TestServer
 from evalkit.types import ErrorInfo, ErrorKind
 
 N = 60

@@ -17,7 +17,7 @@ import pytest
 from evalkit.cli import main
 from evalkit.errors import ConfigError
 from evalkit.shard import Shard, parse_shard, shard_index
-from evalkit.testserver import TestServer
+from evalkit.testing import TestServer
 
 IDS = [f"banking77-test-{i:05d}" for i in range(20_000)]
 

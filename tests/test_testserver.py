@@ -1,4 +1,4 @@
-"""evalkit.testserver over real HTTP: SDK clients, LiteLLM, scripted rules, stats, the CLI."""
+"""evalkit.testing.server over real HTTP: SDK clients, LiteLLM, scripted rules, stats, the CLI."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import httpx
 import openai
 import pytest
 
-import evalkit.testserver as ts
-from evalkit.testserver import Rule, TestServer
+import evalkit.testing.stats as ts
+from evalkit.testing import Rule, TestServer
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
@@ -492,7 +492,7 @@ def test_rule_from_dict_rejects_unknown_fields() -> None:
 def test_command_line_server(tmp_path: Path) -> None:
     answers = tmp_path / "answers.jsonl"
     answers.write_text('{"contains": "capital", "reply": "Paris"}\n\n', encoding="utf-8")
-    cmd = [sys.executable, "-m", "evalkit.testserver", "--port", "0", "--answers", str(answers)]
+    cmd = [sys.executable, "-m", "evalkit.testing", "--port", "0", "--answers", str(answers)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None

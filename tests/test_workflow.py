@@ -25,7 +25,7 @@ import yaml
 from evalkit.aggregate import summarize_run
 from evalkit.gate import evaluate_gate, gate_config_from_manifest, gate_exit_code
 from evalkit.ledger import read_manifest
-from evalkit.testserver import TestServer
+from evalkit.testing import TestServer
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "evalkit.yml"

@@ -1,6 +1,6 @@
 """The test server's batch endpoints: OpenAI's Files + Batch API and Anthropic's Message Batches.
 
-Mounted by :class:`evalkit.testserver.TestServer` (its ``batch`` attribute). Each request of a
+Mounted by :class:`evalkit.testing.server.TestServer` (its ``batch`` attribute). Each request of a
 batch is answered by the same rules and responder as the live endpoints, at the moment the
 batch ends (``complete_after_s`` after it was created; until then it is ``in_progress``).
 
@@ -31,14 +31,20 @@ import threading
 import time
 import uuid
 from collections import Counter
-from dataclasses import asdict, dataclass, field, fields
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict
+from typing import Any
 
 from aiohttp import web
 
-if TYPE_CHECKING:
-    from evalkit.testserver import Api, TestServer
+from evalkit.testing._http import Answering, error_response, parse, presented_keys
+from evalkit.testing.batch_shapes import (
+    Batch,
+    BatchControls,
+    anthropic_batch_object,
+    openai_batch_object,
+    openai_result_lines,
+)
+from evalkit.testing.rules import Api
 
 __all__ = ["BatchControls", "BatchEmulator"]
 
@@ -48,54 +54,15 @@ ANTHROPIC_MAX_REQUESTS = 100_000
 ANTHROPIC_MAX_BYTES = 256 * 1024 * 1024
 
 
-@dataclass
-class BatchControls:
-    """How the emulated batches behave (see the module docstring)."""
-
-    complete_after_s: float = 0.0
-    expire_contains: dict[str, int] = field(default_factory=dict)
-    expire_batches: int = 0
-    max_requests: int | None = None
-    max_bytes: int | None = None
-
-    def update(self, d: dict[str, Any]) -> None:
-        names = {f.name for f in fields(self)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown batch control(s): {', '.join(sorted(unknown))}")
-        for k, v in d.items():
-            setattr(self, k, v)
-
-
-@dataclass
-class _Batch:
-    id: str
-    api: Api
-    lines: list[dict[str, Any]]
-    """OpenAI: the input file's request lines; Anthropic: the ``requests``."""
-    created: float
-    input_file_id: str | None = None
-    expire_all: bool = False
-    ended: float | None = None
-    results: list[dict[str, Any]] = field(default_factory=list)
-    output_file_id: str | None = None
-    error_file_id: str | None = None
-    counts: Counter[str] = field(default_factory=Counter)
-
-
-def _iso(t: float | None) -> str | None:
-    return None if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 class BatchEmulator:
-    """The batch endpoints of one :class:`~evalkit.testserver.TestServer`."""
+    """The batch endpoints of one :class:`~evalkit.testing.server.TestServer`."""
 
-    def __init__(self, server: TestServer) -> None:
+    def __init__(self, server: Answering) -> None:
         self.server = server
         self.controls = BatchControls()
         self._lock = threading.Lock()
         self._files: dict[str, bytes] = {}
-        self._batches: dict[str, _Batch] = {}
+        self._batches: dict[str, Batch] = {}
         self._requests = 0
         self._by_prompt: Counter[str] = Counter()
         self._by_api: Counter[str] = Counter()
@@ -148,27 +115,26 @@ class BatchEmulator:
     # -- shared -----------------------------------------------------------------------
 
     def _denied(self, api: Api, request: web.Request) -> web.Response | None:
-        from evalkit.testserver import _error, _presented_keys
 
         srv = self.server
-        if srv.require_key is not None and srv.require_key not in _presented_keys(api, request):
-            return _error(api, 401, "invalid api key")
+        if srv.require_key is not None and srv.require_key not in presented_keys(api, request):
+            return error_response(api, 401, "invalid api key")
         return None
 
     def _too_big(self, api: Api, n: int, size: int) -> web.Response | None:
-        from evalkit.testserver import _error
 
         c = self.controls
         max_n = c.max_requests or (OPENAI_MAX_REQUESTS if api == "openai" else ANTHROPIC_MAX_REQUESTS)
         max_b = c.max_bytes or (OPENAI_MAX_BYTES if api == "openai" else ANTHROPIC_MAX_BYTES)
         if n > max_n or size > max_b:
-            return _error(api, 400, f"batch too large: {n} requests, {size} bytes (max {max_n}, {max_b})")
+            return error_response(
+                api, 400, f"batch too large: {n} requests, {size} bytes (max {max_n}, {max_b})"
+            )
         if n == 0:
-            return _error(api, 400, "a batch needs at least one request")
+            return error_response(api, 400, "a batch needs at least one request")
         return None
 
-    def _register(self, batch: _Batch) -> None:
-        from evalkit.testserver import _parse
+    def _register(self, batch: Batch) -> None:
 
         with self._lock:
             self._created += 1
@@ -179,20 +145,19 @@ class BatchEmulator:
                 body = line["body"] if batch.api == "openai" else line["params"]
                 self._requests += 1
                 self._by_api[batch.api] += 1
-                self._by_prompt[_parse(batch.api, body).last_user] += 1
+                self._by_prompt[parse(batch.api, body).last_user] += 1
             self._batches[batch.id] = batch
 
-    def _settle(self, batch: _Batch) -> None:
+    def _settle(self, batch: Batch) -> None:
         """End the batch once its time has come: answer every request by the server's rules."""
         if batch.ended is not None or time.time() < batch.created + self.controls.complete_after_s:
             return
-        from evalkit.testserver import _parse
 
         results: list[dict[str, Any]] = []
         for line in batch.lines:
             body = line["body"] if batch.api == "openai" else line["params"]
             try:
-                ex = _parse(batch.api, body)
+                ex = parse(batch.api, body)
             except (ValueError, TypeError, AttributeError, KeyError):
                 results.append({"custom_id": line["custom_id"], "status": 400, "body": None})
                 continue
@@ -200,12 +165,12 @@ class BatchEmulator:
                 results.append({"custom_id": line["custom_id"], "status": None, "body": None})
                 batch.counts["expired"] += 1
                 continue
-            rule = self.server._rules.pick(ex)
+            rule = self.server.pick_rule(ex)
             if rule is not None and (rule.hang or rule.drop_connection):
                 results.append({"custom_id": line["custom_id"], "status": None, "body": None})
                 batch.counts["expired"] += 1
                 continue
-            resp = self.server._respond(ex, rule)
+            resp = self.server.respond(ex, rule)
             assert isinstance(resp.body, bytes)
             try:
                 payload: Any = json.loads(resp.body)
@@ -227,14 +192,13 @@ class BatchEmulator:
     # -- OpenAI -----------------------------------------------------------------------
 
     async def _openai_upload(self, request: web.Request) -> web.Response:
-        from evalkit.testserver import _error
 
         if (denied := self._denied("openai", request)) is not None:
             return denied
         form = await request.post()
         upload = form.get("file")
         if form.get("purpose") != "batch" or not isinstance(upload, web.FileField):
-            return _error("openai", 400, "expected multipart purpose=batch and a file")
+            return error_response("openai", 400, "expected multipart purpose=batch and a file")
         content = upload.file.read()
         fid = f"file-{uuid.uuid4().hex[:24]}"
         with self._lock:
@@ -252,112 +216,56 @@ class BatchEmulator:
         )
 
     async def _openai_content(self, request: web.Request) -> web.Response:
-        from evalkit.testserver import _error
 
         if (denied := self._denied("openai", request)) is not None:
             return denied
         content = self._files.get(request.match_info["id"])
         if content is None:
-            return _error("openai", 404, "no such file")
+            return error_response("openai", 404, "no such file")
         return web.Response(body=content, content_type="application/octet-stream")
 
     async def _openai_create(self, request: web.Request) -> web.Response:
-        from evalkit.testserver import _error
 
         if (denied := self._denied("openai", request)) is not None:
             return denied
         body = await request.json()
         content = self._files.get(body.get("input_file_id", ""))
         if content is None:
-            return _error("openai", 400, "input_file_id: no such file")
+            return error_response("openai", 400, "input_file_id: no such file")
         if body.get("endpoint") != "/v1/chat/completions":
-            return _error("openai", 400, "endpoint: only /v1/chat/completions is emulated")
+            return error_response("openai", 400, "endpoint: only /v1/chat/completions is emulated")
         try:
             lines = [json.loads(x) for x in content.decode().splitlines() if x.strip()]
             ids = [x["custom_id"] for x in lines]
             if any(x.get("url") != "/v1/chat/completions" or "body" not in x for x in lines):
                 raise ValueError("every line needs url /v1/chat/completions and a body")
         except (ValueError, KeyError, TypeError) as e:
-            return _error("openai", 400, f"invalid input file: {e}")
+            return error_response("openai", 400, f"invalid input file: {e}")
         if len(set(ids)) != len(ids):
-            return _error("openai", 400, "custom_id values must be unique within a batch")
+            return error_response("openai", 400, "custom_id values must be unique within a batch")
         if (big := self._too_big("openai", len(lines), len(content))) is not None:
             return big
-        batch = _Batch(f"batch_{uuid.uuid4().hex[:24]}", "openai", lines, time.time(), body["input_file_id"])
+        batch = Batch(f"batch_{uuid.uuid4().hex[:24]}", "openai", lines, time.time(), body["input_file_id"])
         self._register(batch)
-        return web.json_response(self._openai_object(batch))
+        return web.json_response(self._openai_view(batch))
 
     async def _openai_retrieve(self, request: web.Request) -> web.Response:
-        from evalkit.testserver import _error
 
         if (denied := self._denied("openai", request)) is not None:
             return denied
         batch = self._batches.get(request.match_info["id"])
         if batch is None or batch.api != "openai":
-            return _error("openai", 404, "no such batch")
+            return error_response("openai", 404, "no such batch")
         self._settle(batch)
-        return web.json_response(self._openai_object(batch))
+        return web.json_response(self._openai_view(batch))
 
-    def _openai_object(self, b: _Batch) -> dict[str, Any]:
+    def _openai_view(self, b: Batch) -> dict[str, Any]:
         if b.ended is not None and b.output_file_id is None and b.error_file_id is None:
             self._openai_files(b)
-        status = "in_progress"
-        if b.ended is not None:
-            status = "expired" if b.expire_all else "completed"
-        failed = b.counts["errored"] + b.counts["expired"]
-        return {
-            "id": b.id,
-            "object": "batch",
-            "endpoint": "/v1/chat/completions",
-            "errors": None,
-            "input_file_id": b.input_file_id,
-            "completion_window": "24h",
-            "status": status,
-            "output_file_id": b.output_file_id,
-            "error_file_id": b.error_file_id,
-            "created_at": int(b.created),
-            "in_progress_at": int(b.created),
-            "expires_at": int(b.created) + 86400,
-            "completed_at": int(b.ended) if b.ended and not b.expire_all else None,
-            "expired_at": int(b.ended) if b.ended and b.expire_all else None,
-            "request_counts": {
-                "total": len(b.lines),
-                "completed": b.counts["succeeded"],
-                "failed": failed,
-            },
-            "metadata": None,
-        }
+        return openai_batch_object(b)
 
-    def _openai_files(self, b: _Batch) -> None:
-        out: list[str] = []
-        err: list[str] = []
-        for r in b.results:
-            rid = f"batch_req_{uuid.uuid4().hex[:24]}"
-            if r["status"] is None:
-                err.append(
-                    json.dumps(
-                        {
-                            "id": rid,
-                            "custom_id": r["custom_id"],
-                            "response": None,
-                            "error": {
-                                "code": "batch_expired",
-                                "message": "This request could not be executed before the completion "
-                                "window expired.",
-                            },
-                        }
-                    )
-                )
-                continue
-            line = json.dumps(
-                {
-                    "id": rid,
-                    "custom_id": r["custom_id"],
-                    "response": {"status_code": r["status"], "request_id": rid, "body": r["body"]},
-                    "error": None,
-                }
-            )
-            (out if r["status"] == 200 else err).append(line)
+    def _openai_files(self, b: Batch) -> None:
+        out, err = openai_result_lines(b)
         with self._lock:
             if out:
                 b.output_file_id = f"file-{uuid.uuid4().hex[:24]}"
@@ -369,7 +277,6 @@ class BatchEmulator:
     # -- Anthropic --------------------------------------------------------------------
 
     async def _anthropic_create(self, request: web.Request) -> web.Response:
-        from evalkit.testserver import _error
 
         if (denied := self._denied("anthropic", request)) is not None:
             return denied
@@ -381,59 +288,35 @@ class BatchEmulator:
             if any(not isinstance(x.get("params"), dict) for x in lines):
                 raise ValueError("every request needs params")
         except (ValueError, KeyError, TypeError) as e:
-            return _error("anthropic", 400, f"invalid batch: {e}")
+            return error_response("anthropic", 400, f"invalid batch: {e}")
         if len(set(ids)) != len(ids):
-            return _error("anthropic", 400, "custom_id values must be unique within a batch")
+            return error_response("anthropic", 400, "custom_id values must be unique within a batch")
         if (big := self._too_big("anthropic", len(lines), len(raw))) is not None:
             return big
-        batch = _Batch(f"msgbatch_{uuid.uuid4().hex[:24]}", "anthropic", lines, time.time())
+        batch = Batch(f"msgbatch_{uuid.uuid4().hex[:24]}", "anthropic", lines, time.time())
         self._register(batch)
-        return web.json_response(self._anthropic_object(batch, request))
+        return web.json_response(anthropic_batch_object(batch, str(request.url.origin())))
 
     async def _anthropic_retrieve(self, request: web.Request) -> web.Response:
-        from evalkit.testserver import _error
 
         if (denied := self._denied("anthropic", request)) is not None:
             return denied
         batch = self._batches.get(request.match_info["id"])
         if batch is None or batch.api != "anthropic":
-            return _error("anthropic", 404, "no such batch")
+            return error_response("anthropic", 404, "no such batch")
         self._settle(batch)
-        return web.json_response(self._anthropic_object(batch, request))
-
-    def _anthropic_object(self, b: _Batch, request: web.Request) -> dict[str, Any]:
-        ended = b.ended is not None
-        processing = 0 if ended else len(b.lines)
-        return {
-            "id": b.id,
-            "type": "message_batch",
-            "processing_status": "ended" if ended else "in_progress",
-            "request_counts": {
-                "processing": processing,
-                "succeeded": b.counts["succeeded"],
-                "errored": b.counts["errored"],
-                "canceled": 0,
-                "expired": b.counts["expired"],
-            },
-            "ended_at": _iso(b.ended),
-            "created_at": _iso(b.created),
-            "expires_at": _iso(b.created + 86400),
-            "archived_at": None,
-            "cancel_initiated_at": None,
-            "results_url": f"{request.url.origin()}/v1/messages/batches/{b.id}/results" if ended else None,
-        }
+        return web.json_response(anthropic_batch_object(batch, str(request.url.origin())))
 
     async def _anthropic_results(self, request: web.Request) -> web.Response:
-        from evalkit.testserver import _error
 
         if (denied := self._denied("anthropic", request)) is not None:
             return denied
         b = self._batches.get(request.match_info["id"])
         if b is None or b.api != "anthropic":
-            return _error("anthropic", 404, "no such batch")
+            return error_response("anthropic", 404, "no such batch")
         self._settle(b)
         if b.ended is None:
-            return _error("anthropic", 400, "batch is still processing")
+            return error_response("anthropic", 400, "batch is still processing")
         out = []
         for r in b.results:
             result: dict[str, Any]
