@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 
 from evalkit.cache import KeyMaker, ResponseCache
-from evalkit.dataset import load_dataset
+from evalkit.config.dataset import load_dataset
 from evalkit.plan import plan_models
-from evalkit.prompt import Renderer
-from evalkit.suite import load_suite
+from evalkit.config.prompt import Renderer
+from evalkit.config.load import load_suite
 from evalkit.types import Completion
 
 

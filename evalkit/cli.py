@@ -202,7 +202,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(batch_status(args.run_dir))
         return ExitCode.OK
     if cmd == "schema":
-        from evalkit.suite import suite_json_schema
+        from evalkit.config.schema import suite_json_schema
 
         print(json.dumps(suite_json_schema(), indent=2))
         return ExitCode.OK
@@ -224,10 +224,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from evalkit.config.load import load_suite
     from evalkit.errors import ConfigError
     from evalkit.runner import Runner, RunOptions, resume
     from evalkit.shard import parse_shard
-    from evalkit.suite import load_suite
 
     shard = parse_shard(args.shard) if args.shard is not None else None
     if args.poll_interval is not None:
@@ -289,8 +289,8 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def _doctor(suite_arg: str) -> int:
+    from evalkit.config.load import load_suite
     from evalkit.doctor import check_model
-    from evalkit.suite import load_suite
 
     loaded = load_suite(suite_arg)
     checks = [check_model(m) for m in loaded.suite.models]
@@ -300,9 +300,9 @@ def _doctor(suite_arg: str) -> int:
 
 
 def _validate(suite_arg: str) -> int:
-    from evalkit.dataset import load_dataset
-    from evalkit.prompt import Renderer
-    from evalkit.suite import load_suite
+    from evalkit.config.dataset import load_dataset
+    from evalkit.config.load import load_suite
+    from evalkit.config.prompt import Renderer
 
     loaded = load_suite(suite_arg)
     suite = loaded.suite

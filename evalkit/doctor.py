@@ -17,7 +17,7 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from evalkit.suite import ModelConfig
+from evalkit.config.schema import ModelConfig
 
 CONNECT_TIMEOUT_S = 3.0
 
@@ -47,13 +47,14 @@ def check_endpoint(api_base: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> st
 
 
 def check_model(m: ModelConfig) -> Check:
-    from evalkit.providers_list import LOCAL_PROVIDER
+    from evalkit.config.catalog import LOCAL_PROVIDER
 
     if m.replay is not None:  # answers come from a recording: no endpoint, no key (the run checks the file)
         return Check(m.name, True, f"replayed from {m.replay}: nothing to reach")
     if m.model.startswith(LOCAL_PROVIDER + "/"):
+        from evalkit.config.catalog import get_local_spec
         from evalkit.errors import InfrastructureError
-        from evalkit.local import get_local_spec, resolve_model_path
+        from evalkit.local import resolve_model_path
 
         try:
             path = resolve_model_path(get_local_spec(m.model.split("/", 1)[1]))
@@ -90,7 +91,7 @@ def _down(bases: list[str]) -> list[tuple[str, str]]:
 def check_endpoints(models: list[ModelConfig]) -> tuple[list[Check], list[Check]]:
     """(unreachable, degraded): the models none of whose ``api_base``s can be reached (what stops
     ``evalkit run`` early), and those with some replicas down but at least one up (a warning)."""
-    from evalkit.providers_list import LOCAL_PROVIDER
+    from evalkit.config.catalog import LOCAL_PROVIDER
 
     failed, degraded = [], []
     for m in models:

@@ -20,11 +20,12 @@ from collections.abc import Callable
 
 from evalkit.budget import Budget
 from evalkit.cache import ResponseCache, request_key
+from evalkit.config.catalog import key_var
+from evalkit.config.prompt import Renderer
 from evalkit.ledger import LedgerWriter
 from evalkit.limiter import AdaptiveLimiter
-from evalkit.plan import ModelPlan, Work, key_var
+from evalkit.plan import ModelPlan, Work
 from evalkit.progress import RunProgress
-from evalkit.prompt import Renderer
 from evalkit.providers import PACED_WAIT_MAX_S, Send, complete
 from evalkit.scorers.registry import ScoreFn
 from evalkit.types import Completion, ErrorKind, Request, Result, Sample, Score

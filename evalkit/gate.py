@@ -1,7 +1,7 @@
 """The migration decision: pure rules over a :class:`~evalkit.summary.RunSummary` -> one of three
 outcomes and an exit code (docs/statistics.md, "The gate").
 
-Rules (``gate:`` in the suite, :class:`evalkit.suite.GateConfig`) read the gate scorer
+Rules (``gate:`` in the suite, :class:`evalkit.config.schema.GateConfig`) read the gate scorer
 (``gate.scorer``, default the suite's first scorer), slice ``all``. The question is whether *an*
 open model can take over, so the rules about open models are judged per open model (a
 *candidate*):
@@ -45,9 +45,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from evalkit.config.schema import GateConfig
 from evalkit.errors import ExitCode, RunDirError
 from evalkit.stats import MIN_RELIABLE_N, plan_sample_size
-from evalkit.suite import GateConfig
 from evalkit.summary import ALL, GapSummary, ModelSummary, RunSummary
 from evalkit.types import Group
 

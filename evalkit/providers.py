@@ -92,6 +92,12 @@ _LAZY_IMPORTS = (
 """Modules LiteLLM imports on its first OpenAI-compatible call, imported with LiteLLM instead."""
 
 
+def provider_prefixes() -> list[str]:
+    """The installed LiteLLM's provider prefixes, sorted: what :data:`evalkit.config.catalog.KNOWN_PROVIDERS`
+    snapshots (a test keeps the two equal)."""
+    return sorted({getattr(p, "value", str(p)) for p in litellm_module().provider_list})
+
+
 def litellm_version() -> str:
     from importlib.metadata import version
 

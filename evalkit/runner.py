@@ -28,20 +28,20 @@ from evalkit import __version__
 from evalkit._util.io import atomic_write_text
 from evalkit.budget import Budget
 from evalkit.cache import ResponseCache
-from evalkit.dataset import Dataset, load_dataset
+from evalkit.config.dataset import Dataset, load_dataset
+from evalkit.config.load import LoadedSuite, load_suite
+from evalkit.config.prompt import Renderer
 from evalkit.errors import ExitCode, InfrastructureError, RunDirError
 from evalkit.fanout import FanOut
 from evalkit.ledger import LedgerWriter, done_cells, iter_results, read_manifest
 from evalkit.plan import ModelPlan, RunOptions, Work, cpu_cores, plan_models, scan
 from evalkit.pool import WorkerPool, pool_size
 from evalkit.progress import RunProgress
-from evalkit.prompt import Renderer
 from evalkit.providers import litellm_module, litellm_version
 from evalkit.replay import load_replays, set_aside_replays
 from evalkit.report_process import ReportProcess
 from evalkit.scorers.registry import ScoreFn, build_scorer
 from evalkit.shard import Shard
-from evalkit.suite import LoadedSuite, load_suite
 from evalkit.types import Sample
 
 __all__ = ["RunOptions", "RunOutcome", "Runner", "new_run_id", "resume", "write_manifest"]

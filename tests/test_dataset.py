@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.dataset import load_dataset
+from evalkit.config.dataset import load_dataset
+from evalkit.config.schema import DatasetConfig
 from evalkit.errors import DataError
-from evalkit.suite import DatasetConfig
 
 OK = '{"id": "a", "input": "x", "expected": "y"}\n'
 

@@ -13,6 +13,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from evalkit.config.load import load_suite
 from evalkit.economics import (
     ApiPrice,
     MapPrice,
@@ -30,7 +31,6 @@ from evalkit.economics import (
 )
 from evalkit.errors import ConfigError
 from evalkit.prices import load_user_prices
-from evalkit.suite import load_suite
 from tests._runfolder import res, write_run
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "docs" / "summary.schema.json").read_text(encoding="utf-8"))

@@ -11,6 +11,7 @@ from _runfolder import manifest, res, write_run
 
 from evalkit.aggregate import aggregate
 from evalkit.cli import main
+from evalkit.config.schema import GateConfig
 from evalkit.errors import ExitCode, RunDirError
 from evalkit.gate import (
     Overall,
@@ -21,7 +22,6 @@ from evalkit.gate import (
     gate_config_from_manifest,
     gate_exit_code,
 )
-from evalkit.suite import GateConfig
 from evalkit.types import ErrorKind
 
 N = 200

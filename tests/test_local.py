@@ -19,8 +19,9 @@ import jinja2
 import pytest
 
 import evalkit.local as local
+from evalkit.config.catalog import LOCAL_MODELS, PLAIN_TEMPLATE, LocalModelSpec, local_alias
 from evalkit.errors import ConfigError, InfrastructureError
-from evalkit.local import LOCAL_MODELS, PLAIN_TEMPLATE, LocalModelManager, LocalModelSpec, LocalServer
+from evalkit.local import LocalModelManager, LocalServer
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
@@ -108,7 +109,7 @@ def test_fingerprint_follows_the_template() -> None:
     ],
 )
 def test_local_alias(model: str, alias: str | None) -> None:
-    assert local.local_alias(model) == alias
+    assert local_alias(model) == alias
 
 
 @pytest.mark.parametrize(

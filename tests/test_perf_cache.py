@@ -12,7 +12,7 @@ import pytest
 
 from evalkit.cache import BATCH, KeyMaker, ResponseCache, request_key
 from evalkit.cli import main
-from evalkit.prompt import Renderer
+from evalkit.config.prompt import Renderer
 from evalkit.testing import TestServer
 from evalkit.types import Completion, Request
 
@@ -120,7 +120,7 @@ def test_a_corrupt_entry_found_at_replay_is_sent_again(make_suite, results_dir):
 
 
 def test_a_template_of_constants_renders_once_and_a_shadowing_field_still_wins():
-    from evalkit.suite import PromptConfig
+    from evalkit.config.schema import PromptConfig
     from evalkit.types import Sample
 
     prompt = PromptConfig(system="Labels: {{ labels | join(', ') }}", user="{{ input }}")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from evalkit.config.prompt import Renderer
+from evalkit.config.schema import PromptConfig
 from evalkit.errors import ConfigError
-from evalkit.prompt import Renderer
-from evalkit.suite import PromptConfig
 from evalkit.types import Sample
 
 SAMPLE = Sample(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from evalkit.providers_list import KNOWN_PROVIDERS, LOCAL_PROVIDER, _current
+from evalkit.config.catalog import KNOWN_PROVIDERS, LOCAL_PROVIDER
+from evalkit.providers import provider_prefixes
 
 
 def test_snapshot_matches_the_installed_litellm():
-    assert sorted(KNOWN_PROVIDERS) == _current(), (
-        "regenerate evalkit/providers_list.py from the installed LiteLLM"
+    assert sorted(KNOWN_PROVIDERS) == provider_prefixes(), (
+        "regenerate evalkit/config/catalog.py from the installed LiteLLM"
     )
 
 

@@ -17,12 +17,13 @@ import yaml
 
 from evalkit.cache import KeyMaker
 from evalkit.cli import main
+from evalkit.config.load import load_suite
+from evalkit.config.schema import ModelConfig
 from evalkit.doctor import check_endpoints, check_model
 from evalkit.errors import ConfigError
 from evalkit.plan import plan_models
 from evalkit.providers import Attempt, Call
 from evalkit.replicas import ReplicaSet, identity_base
-from evalkit.suite import ModelConfig, load_suite
 from evalkit.testing import Rule, TestServer
 from evalkit.types import ErrorInfo, ErrorKind
 

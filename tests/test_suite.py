@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from evalkit.config.load import load_suite
+from evalkit.config.schema import suite_json_schema
 from evalkit.errors import ConfigError
-from evalkit.suite import load_suite, suite_json_schema
 
 BAD_SUITES = [
     # (overrides, expected substring of the one-line error)

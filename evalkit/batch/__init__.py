@@ -9,7 +9,6 @@ providers' limits in :mod:`evalkit.batch.split`, one client per provider in
 
 from __future__ import annotations
 
-BATCH_PROVIDERS = ("openai", "anthropic")
-"""Providers (LiteLLM prefixes) whose batch API evalkit can use."""
+from evalkit.config.catalog import BATCH_PROVIDERS
 
 __all__ = ["BATCH_PROVIDERS"]

@@ -24,7 +24,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from evalkit.batch import BATCH_PROVIDERS
 from evalkit.batch.anthropic_batch import AnthropicBatches
 from evalkit.batch.openai_batch import OpenAIBatches
 from evalkit.batch.results import error_result
@@ -33,12 +32,13 @@ from evalkit.batch.state import BatchState
 from evalkit.batch.types import BatchJob, BatchLine, LineResult, Poll
 from evalkit.budget import Budget
 from evalkit.cache import ResponseCache, request_key
+from evalkit.config.catalog import BATCH_PROVIDERS, key_var
+from evalkit.config.prompt import Renderer
 from evalkit.errors import ConfigError, InfrastructureError
 from evalkit.fanout import FanOut
 from evalkit.ledger import LedgerWriter, done_cells, result_line
-from evalkit.plan import ModelPlan, Work, key_var
+from evalkit.plan import ModelPlan, Work
 from evalkit.progress import RunProgress
-from evalkit.prompt import Renderer
 from evalkit.providers import Pricing, batch_price, batch_request_body, classify, is_retryable
 from evalkit.types import ErrorKind, Request, Sample
 

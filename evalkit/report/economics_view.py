@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from evalkit.config.catalog import BATCH_PROVIDERS, LOCAL_PROVIDER
 from evalkit.economics import (
     TABLE_TOKENS_PER_MONTH,
     ApiPrice,
@@ -26,7 +27,6 @@ from evalkit.economics import (
     Volume,
     compute_economics,
 )
-from evalkit.providers_list import LOCAL_PROVIDER
 from evalkit.summary import ALL, ModelSummary, RunSummary
 
 __all__ = [
@@ -40,8 +40,6 @@ __all__ = [
     "run_economics",
     "table_header",
 ]
-
-BATCH_PROVIDERS = ("openai", "anthropic")
 
 
 def _litellm_price(model: str) -> MapPrice | None:

@@ -15,8 +15,8 @@ import jinja2
 import jinja2.meta
 from jinja2.sandbox import SandboxedEnvironment
 
+from evalkit.config.schema import PromptConfig
 from evalkit.errors import ConfigError
-from evalkit.suite import PromptConfig
 from evalkit.types import Sample
 
 ALWAYS_HIDDEN = frozenset({"should_refuse"})

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from evalkit._util.io import iter_jsonl
+from evalkit.config.schema import DatasetConfig
 from evalkit.errors import DataError
-from evalkit.suite import DatasetConfig
 from evalkit.types import Sample
 
 MIN_RECOMMENDED = 200
