@@ -1,5 +1,10 @@
-"""Scorers: the registry and the built-in families (``exact_match``, ``json_valid``, ``refusal``)."""
+"""Scorers: the registry and the built-in families.
 
+Importing this package registers every built-in family (each module's ``@scorer`` decorators run);
+the registry itself never imports a family, so the families import it without a circle.
+"""
+
+from evalkit.scorers import exact, json_valid, refusal  # noqa: F401  (importing them registers them)
 from evalkit.scorers.registry import ScoreFn, build_scorer, registered, scorer
 
 __all__ = ["ScoreFn", "build_scorer", "registered", "scorer"]

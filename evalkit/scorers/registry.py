@@ -50,8 +50,8 @@ def scorer(name: str) -> Callable[[Callable[..., ScoreFn]], Callable[..., ScoreF
 
 
 def registered() -> dict[str, ScorerSpec]:
-    """All scorers, by name (importing the built-in families first)."""
-    _load_builtins()
+    """All scorers, by name (the built-in families register when :mod:`evalkit.scorers` is imported,
+    which importing this module does first)."""
     return dict(sorted(_REGISTRY.items()))
 
 
@@ -82,8 +82,3 @@ def build_scorer(
         raise
     except (TypeError, ValueError, OSError) as exc:
         raise ConfigError(f"{where}: scorer '{name}': {exc}") from None
-
-
-def _load_builtins() -> None:
-    # Importing the family modules runs their @scorer decorators.
-    from evalkit.scorers import exact, json_valid, refusal  # noqa: F401
