@@ -13,9 +13,9 @@ from pathlib import Path
 
 from evalkit.cache import KeyMaker, ResponseCache
 from evalkit.config.dataset import load_dataset
-from evalkit.plan import plan_models
-from evalkit.config.prompt import Renderer
 from evalkit.config.load import load_suite
+from evalkit.config.prompt import Renderer
+from evalkit.plan import plan_models
 from evalkit.types import Completion
 
 

@@ -1,6 +1,6 @@
 """The embedded llama.cpp model: does the harness keep it busy, and does a shared prompt prefix pay?
 
-1. *direct*: one server (``evalkit.local.LocalServer``, one slot, one thread, as ``evalkit run`` starts
+1. *direct*: one server (``evalkit.providers.local.LocalServer``, one slot, one thread, as ``evalkit run`` starts
    it), driven by a plain HTTP client, one request after another: the server's own rate.
 2. *evalkit*: ``evalkit run`` of the same prompts (concurrency 1, cache off): requests/s of its
    sending phase, which should be within 10 % of the direct rate.
@@ -38,7 +38,7 @@ PARAMS = {"temperature": 0, "max_tokens": 8}
 
 
 def _direct(n: int) -> float:
-    from evalkit.local import LocalServer
+    from evalkit.providers.local import LocalServer
 
     with LocalServer(ALIAS) as ep:
 

@@ -377,7 +377,7 @@ def local(tmp: Path, n: int = 24) -> str:
         [
             PYTHON,
             "-c",
-            "from evalkit.local import get_local_spec, resolve_model_path\n"
+            "from evalkit.config.catalog import get_local_spec\nfrom evalkit.providers.local_files import resolve_model_path\n"
             "import importlib.util as u\nassert u.find_spec('xllamacpp')\n"
             "resolve_model_path(get_local_spec('smollm2-135m-instruct'))",
         ],

@@ -217,7 +217,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_score(args.scorer, args.args, args.input, sys.stdout, sys.stderr)
     if cmd == "local":
-        from evalkit.local import main as local_main
+        from evalkit.providers.local_serve import main as local_main
 
         return int(local_main(args.local_args))
     raise AssertionError(cmd)  # pragma: no cover - argparse rejects unknown commands
@@ -290,7 +290,7 @@ def _merge(args: argparse.Namespace) -> int:
 
 def _doctor(suite_arg: str) -> int:
     from evalkit.config.load import load_suite
-    from evalkit.doctor import check_model
+    from evalkit.providers.doctor import check_model
 
     loaded = load_suite(suite_arg)
     checks = [check_model(m) for m in loaded.suite.models]
@@ -312,7 +312,7 @@ def _validate(suite_arg: str) -> int:
     )
     for s in ds.samples:
         renderer.render(s)
-    from evalkit.prices import load_user_prices
+    from evalkit.config.prices import load_user_prices
 
     load_user_prices()  # a broken user price file is reported here, not after the run
     for w in ds.warnings:

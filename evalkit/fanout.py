@@ -23,10 +23,11 @@ from evalkit.cache import ResponseCache, request_key
 from evalkit.config.catalog import key_var
 from evalkit.config.prompt import Renderer
 from evalkit.ledger import LedgerWriter
-from evalkit.limiter import AdaptiveLimiter
 from evalkit.plan import ModelPlan, Work
 from evalkit.progress import RunProgress
-from evalkit.providers import PACED_WAIT_MAX_S, Send, complete
+from evalkit.providers.limiter import AdaptiveLimiter
+from evalkit.providers.litellm import Send
+from evalkit.providers.retry import PACED_WAIT_MAX_S, complete
 from evalkit.scorers.registry import ScoreFn
 from evalkit.types import Completion, ErrorKind, Request, Result, Sample, Score
 

@@ -23,12 +23,14 @@ from evalkit.config.catalog import LOCAL_PROVIDER
 from evalkit.config.load import resolve_path
 from evalkit.config.prompt import Renderer
 from evalkit.config.schema import ModelConfig, Suite
+from evalkit.economics import ApiPrice
 from evalkit.errors import ConfigError
-from evalkit.limiter import AdaptiveLimiter
-from evalkit.prices import user_pricing
-from evalkit.providers import Pricing, RetryPolicy, api_key_for, missing_credentials
+from evalkit.providers.credentials import api_key_for, missing_credentials
+from evalkit.providers.limiter import AdaptiveLimiter
+from evalkit.providers.pricing import run_price
+from evalkit.providers.replicas import ReplicaSet, bases_of, identity_base
+from evalkit.providers.retry import RetryPolicy
 from evalkit.replay import Replay
-from evalkit.replicas import ReplicaSet, bases_of, identity_base
 from evalkit.shard import Shard
 from evalkit.types import Sample
 
@@ -54,7 +56,7 @@ class RunOptions:
     """Overrides the suite's ``max_cost_usd`` (not part of the suite's hash, so a resume may raise it)."""
     workers: int | None = None
     """Worker processes for the network fan-out: 0 = all in this process; None = ``$EVALKIT_WORKERS``,
-    else chosen from the cores and the load (:func:`evalkit.pool.pool_size`)."""
+    else chosen from the cores and the load (:func:`evalkit.providers.pool.pool_size`)."""
     batch: bool = False
     """``--batch``: closed openai/ and anthropic/ models go through their provider's batch API (evalkit.batch)."""
     batch_poll_s: float | None = None
@@ -72,7 +74,7 @@ class ModelPlan:
     params: dict[str, Any]
     concurrency: int
     policy: RetryPolicy
-    pricing: Pricing | None
+    pricing: ApiPrice | None
     identity_model: str
     """What the cache key says the model is (stable across runs; ``local/<alias>`` for embedded models)."""
     identity_base: str | None
@@ -85,7 +87,7 @@ class ModelPlan:
     api_key: str | None = None
     limiter: AdaptiveLimiter | None = None
     replicas: ReplicaSet | None = None
-    """Several ``api_base``s: the replica of each attempt and what each served (:mod:`evalkit.replicas`)."""
+    """Several ``api_base``s: the replica of each attempt and what each served (:mod:`evalkit.providers.replicas`)."""
     status: str = "ok"
     reason: str | None = None
     done: int = 0
@@ -168,7 +170,7 @@ def _plan(suite: Suite, m: ModelConfig, where: Path | None = None) -> ModelPlan:
         timeout_s=m.timeout_s or d.timeout_s,
         max_retry_time_s=d.max_retry_time_s,
     )
-    pricing = Pricing(m.price.input_per_mtok, m.price.output_per_mtok) if m.price else user_pricing(m.model)
+    pricing = run_price(m.model, m.price)
     plan = ModelPlan(
         config=m,
         group=str(m.group),

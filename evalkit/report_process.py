@@ -1,6 +1,6 @@
 """The report writer, forked before LiteLLM is imported: it loads on the core the import leaves idle.
 
-A network run with worker processes (:mod:`evalkit.pool`) starts by importing LiteLLM, which
+A network run with worker processes (:mod:`evalkit.providers.pool`) starts by importing LiteLLM, which
 keeps one core busy for about 2.5 s while the other idles; importing the report writer (pandas,
 SciPy, Jinja2: about 1.8 s of CPU) used to happen afterwards, in a thread of the process that
 drives the fan-out, where it took CPU from the workers and the GIL from the event loop.

@@ -2,7 +2,7 @@
 
 The stages, each in its own module: :mod:`evalkit.plan` (the models as called, and the scan
 that renders every sample once and sorts the pending cells into cache hits and cells to send),
-:mod:`evalkit.fanout` (replaying the hits, then sending the rest), :mod:`evalkit.pool` (worker
+:mod:`evalkit.fanout` (replaying the hits, then sending the rest), :mod:`evalkit.providers.pool` (worker
 processes for the network when one core cannot keep up). This module prepares the run folder,
 wires those together, and turns what happened into the manifest and an exit code.
 
@@ -35,9 +35,9 @@ from evalkit.errors import ExitCode, InfrastructureError, RunDirError
 from evalkit.fanout import FanOut
 from evalkit.ledger import LedgerWriter, done_cells, iter_results, read_manifest
 from evalkit.plan import ModelPlan, RunOptions, Work, cpu_cores, plan_models, scan
-from evalkit.pool import WorkerPool, pool_size
 from evalkit.progress import RunProgress
-from evalkit.providers import litellm_module, litellm_version
+from evalkit.providers.litellm import litellm_module, litellm_version
+from evalkit.providers.pool import WorkerPool, pool_size
 from evalkit.replay import load_replays, set_aside_replays
 from evalkit.report_process import ReportProcess
 from evalkit.scorers.registry import ScoreFn, build_scorer
@@ -121,7 +121,7 @@ class Runner:
             self._cancel_reporter()  # a report process not given a report (interrupted, an error) leaves
 
     def _execute(self, resume_dir: Path | None) -> RunOutcome:
-        from evalkit.doctor import check_endpoints
+        from evalkit.providers.doctor import check_endpoints
 
         done = self._check_resume(resume_dir) if resume_dir is not None else set()
         self._load_replays(resume_dir)  # recorded answers checked before the first request
@@ -205,7 +205,7 @@ class Runner:
                         f"warning: {cache.corrupt} corrupt cache entr(y/ies) in {cache.path} were dropped"
                     )
                 cache.close()
-            from evalkit.local import stop_local_models
+            from evalkit.providers.local import stop_local_models
 
             stop_local_models()
         if status == "finished" and self.budget.exhausted:
@@ -337,7 +337,7 @@ class Runner:
         (and every re-report) then costs the run as of the run, without importing LiteLLM again."""
         from dataclasses import asdict
 
-        from evalkit.providers import litellm_price_info
+        from evalkit.providers.litellm import litellm_price_info
 
         for p in self.plans:
             c = p.config
@@ -493,7 +493,7 @@ class Runner:
         local = [p for p in plans if p.is_local]
         if not local:
             return
-        from evalkit.local import ensure_local_model
+        from evalkit.providers.local import ensure_local_model
 
         for p in local:
             alias = p.config.model.split("/", 1)[1]

@@ -22,13 +22,15 @@ from typing import Any
 
 import pytest
 
-from evalkit.batch import anthropic_batch, openai_batch
-from evalkit.batch.split import Limits, limits_for, split
 from evalkit.batch.state import BatchState
-from evalkit.batch.types import BatchLine
 from evalkit.cli import main
+from evalkit.economics import ApiPrice
 from evalkit.errors import ConfigError
-from evalkit.providers import Pricing, batch_price, batch_request_body
+from evalkit.providers.batch import anthropic_batch, openai_batch
+from evalkit.providers.batch.bodies import batch_request_body
+from evalkit.providers.batch.split import Limits, limits_for, split
+from evalkit.providers.batch.types import BatchLine
+from evalkit.providers.pricing import batch_price
 from evalkit.testing import Rule, TestServer
 from evalkit.types import ErrorKind
 
@@ -178,9 +180,13 @@ def test_anthropic_body_is_litellms_transformation():
 
 
 def test_batch_price():
-    assert batch_price("openai/gpt-4o-mini") == Pricing(0.075, 0.3)  # LiteLLM's *_batches entries
-    assert batch_price("anthropic/claude-haiku-4-5") == Pricing(0.5, 2.5)
-    assert batch_price("openai/no-such-model-anywhere") is None  # unknown stays unknown
+    def rates(p: ApiPrice | None) -> tuple[float, float] | None:
+        return None if p is None else (p.input_per_mtok, p.output_per_mtok)
+
+    assert rates(batch_price("openai/gpt-4o-mini", None)) == (0.075, 0.3)  # LiteLLM's *_batches entries
+    assert rates(batch_price("anthropic/claude-haiku-4-5", None)) == (0.5, 2.5)
+    assert rates(batch_price("openai/gpt-4o-mini", ApiPrice(1.0, 2.0))) == (0.5, 1.0)  # a given price: half
+    assert batch_price("openai/no-such-model-anywhere", None) is None  # unknown stays unknown
 
 
 def test_suite_price_is_halved_for_batches(make_suite, server, results_dir, monkeypatch):
@@ -349,7 +355,7 @@ def test_rejected_key_stops_the_model_before_anything_is_recorded(
 
 # --- parsing the providers' result lines --------------------------------------------------------
 
-PRICE = Pricing(1.0, 2.0)
+PRICE = ApiPrice(1.0, 2.0)
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ Economics in summary.json / summary.md / report.html."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import jsonschema
 import pytest
 
 from evalkit.config.load import load_suite
+from evalkit.config.prices import load_user_prices
 from evalkit.economics import (
     ApiPrice,
     MapPrice,
@@ -30,7 +32,7 @@ from evalkit.economics import (
     resolve_price,
 )
 from evalkit.errors import ConfigError
-from evalkit.prices import load_user_prices
+from evalkit.providers.litellm import litellm_price_info
 from tests._runfolder import res, write_run
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "docs" / "summary.schema.json").read_text(encoding="utf-8"))
@@ -226,7 +228,7 @@ def test_price_precedence_and_batch(
 
 
 def test_litellm_price_of_a_known_model_is_what_evalkit_reports() -> None:
-    from evalkit.providers import litellm_module, litellm_price_info
+    from evalkit.providers.litellm import litellm_module, litellm_price_info
 
     entry = litellm_module().model_cost["gpt-4o-mini"]
     info = litellm_price_info("openai/gpt-4o-mini")
@@ -414,7 +416,8 @@ def test_bad_economics_keys_are_one_line(make_suite: Any, override: dict[str, An
 
 @pytest.mark.parametrize("api", ["openai", "anthropic"])
 def test_ttft_over_http_streaming(api: str) -> None:
-    from evalkit.providers import Call, Pricing, attempt
+    from evalkit.economics import ApiPrice
+    from evalkit.providers.litellm import Call, attempt
     from evalkit.testing import Rule, TestServer
 
     with TestServer() as srv:
@@ -426,7 +429,7 @@ def test_ttft_over_http_streaming(api: str) -> None:
             params={"stream": True},
             api_base=base,
             api_key="k",
-            pricing=Pricing(1.0, 2.0),
+            pricing=ApiPrice(1.0, 2.0),
         )
         out = asyncio.run(attempt(call))
         body = srv.stats.bodies[-1]
@@ -442,7 +445,8 @@ def test_ttft_over_http_streaming(api: str) -> None:
 
 
 def test_stream_without_usage_leaves_tokens_unknown() -> None:
-    from evalkit.providers import Call, Pricing, attempt
+    from evalkit.economics import ApiPrice
+    from evalkit.providers.litellm import Call, attempt
     from evalkit.testing import Rule, TestServer
 
     with TestServer() as srv:
@@ -453,7 +457,7 @@ def test_stream_without_usage_leaves_tokens_unknown() -> None:
             params={"stream": True, "stream_options": {"include_usage": False}},
             api_base=srv.openai_base,
             api_key="k",
-            pricing=Pricing(1.0, 2.0),
+            pricing=ApiPrice(1.0, 2.0),
         )
         out = asyncio.run(attempt(call))
     c = out.completion
@@ -500,6 +504,8 @@ def _econ_run(tmp_path: Path, *, volume: dict[str, Any] | None, open_model: dict
     )
     manifest = json.loads((run / "run.json").read_text())
     manifest["models"][0]["model"] = "openai/gpt-4o-mini"
+    found = litellm_price_info("openai/gpt-4o-mini")  # what the runner records for an API model
+    manifest["models"][0]["price_map"] = dataclasses.asdict(found) if found is not None else None
     manifest["models"][1]["model"] = open_model["model"]
     manifest["suite_config"]["models"] = [
         {"name": "gpt", "model": "openai/gpt-4o-mini", "group": "closed", "price": None},
@@ -633,18 +639,14 @@ def test_streamed_run_end_to_end_records_ttft_and_projects_cost(
     assert econ["llama"]["monthly_cost_usd"] == pytest.approx(7e6 / 18e6)
     assert econ["llama"]["break_even"]["reason"] == "no fixed cost: self-hosting is cheaper at every volume"
     # the run recorded LiteLLM's price in run.json; a re-report uses it and never imports LiteLLM
-    from evalkit.providers import litellm_price_info
+    from evalkit.providers.litellm import litellm_price_info
 
     listed = {m["name"]: m for m in json.loads((run / "run.json").read_text())["models"]}
     found = litellm_price_info("openai/gpt-4o-mini")
     assert found is not None and listed["gpt"]["price_map"]["input_per_mtok"] == found.input_per_mtok
     assert "price_map" not in listed["llama"]  # self-hosted: not looked up
 
-    def no_lookup(model: str) -> None:
-        raise AssertionError(f"re-report looked up {model} in LiteLLM's map")
-
-    monkeypatch.setattr("evalkit.report.economics_view._litellm_price", no_lookup)
-    from evalkit.report import write_report
+    from evalkit.report import write_report  # it cannot look LiteLLM up: the layering contract keeps it out
 
     write_report(run, index=False)
     again = {m["name"]: m for m in json.loads((run / "summary.json").read_text())["economics"]["models"]}

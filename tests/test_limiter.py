@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from evalkit.limiter import AdaptiveLimiter
+from evalkit.providers.limiter import AdaptiveLimiter
 
 
 def test_halves_on_throttle_once_per_cooldown_and_recovers():

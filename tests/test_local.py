@@ -1,4 +1,4 @@
-"""evalkit.local: the registry and its errors (fast), and the real llama.cpp servers (``-m local``)."""
+"""evalkit.providers.local: the registry and its errors (fast), and the real llama.cpp servers (``-m local``)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,12 @@ import httpx
 import jinja2
 import pytest
 
-import evalkit.local as local
+import evalkit.providers.local as local
+import evalkit.providers.local_files as local_files
+import evalkit.providers.local_serve as local_serve
 from evalkit.config.catalog import LOCAL_MODELS, PLAIN_TEMPLATE, LocalModelSpec, local_alias
 from evalkit.errors import ConfigError, InfrastructureError
-from evalkit.local import LocalModelManager, LocalServer
+from evalkit.providers.local import LocalModelManager, LocalServer
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
@@ -186,9 +188,13 @@ def test_assembled_model_is_written_once_into_the_cache(
     pkg = _fake_model_package(tmp_path / "site", "evalkit_fake_gguf_pkg", assemble=True)
     monkeypatch.syspath_prepend(str(pkg.parent))
     spec = _spec(alias="fake", package=pkg.name, filename="fake.gguf", assemble=True)
-    first = local.resolve_model_path(spec)
-    assert first == local.cache_dir() / "models" / "fake.gguf" == tmp_path / "cache" / "models" / "fake.gguf"
-    assert local.resolve_model_path(spec) == first
+    first = local_files.resolve_model_path(spec)
+    assert (
+        first
+        == local_files.cache_dir() / "models" / "fake.gguf"
+        == tmp_path / "cache" / "models" / "fake.gguf"
+    )
+    assert local_files.resolve_model_path(spec) == first
     assert (pkg / "calls").read_text() == "1"
     assert [p.name for p in first.parent.iterdir()] == ["fake.gguf"]  # no temporary file left behind
 
@@ -196,9 +202,9 @@ def test_assembled_model_is_written_once_into_the_cache(
 def test_cache_dir_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("EVALKIT_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert local.cache_dir() == tmp_path / "xdg" / "evalkit"
+    assert local_files.cache_dir() == tmp_path / "xdg" / "evalkit"
     monkeypatch.delenv("XDG_CACHE_HOME")
-    assert local.cache_dir() == Path.home() / ".cache" / "evalkit"
+    assert local_files.cache_dir() == Path.home() / ".cache" / "evalkit"
 
 
 @pytest.mark.parametrize(
@@ -226,9 +232,9 @@ def test_plain_template(messages: list[dict[str, object]], prompt: str) -> None:
 
 
 def test_cli_list(capsys: pytest.CaptureFixture[str]) -> None:
-    assert local.main(["list"]) == 0
+    assert local_serve.main(["list"]) == 0
     assert capsys.readouterr().out.split() == sorted(LOCAL_MODELS)
-    assert local.main(["list", "-v"]) == 0
+    assert local_serve.main(["list", "-v"]) == 0
     assert "Gemma Terms of Use" in capsys.readouterr().out
 
 
@@ -383,7 +389,7 @@ def test_no_orphan_after_the_parent_is_killed(
 ) -> None:
     code = (
         "import sys, time\n"
-        "from evalkit.local import ensure_local_model\n"
+        "from evalkit.providers.local import ensure_local_model\n"
         f"print(ensure_local_model({SMOL!r}).pid, flush=True)\n"
         "time.sleep(120)\n"
     )
@@ -403,7 +409,7 @@ def test_cli_serve_prints_the_url_then_serves_until_terminated(
     shared_cache: Path, popen_cleanup: list[subprocess.Popen[str]]
 ) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "evalkit.local", "serve", SMOL, "--port", "0"],
+        [sys.executable, "-m", "evalkit.providers.local", "serve", SMOL, "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -8,9 +8,10 @@ import time
 import httpx
 import pytest
 
-from evalkit import providers
-from evalkit.limiter import AdaptiveLimiter
-from evalkit.providers import Attempt, Call, RetryPolicy, Send, complete
+from evalkit.providers import retry as providers
+from evalkit.providers.limiter import AdaptiveLimiter
+from evalkit.providers.litellm import Attempt, Call, Send
+from evalkit.providers.retry import RetryPolicy, complete
 from evalkit.testing import TestServer
 from evalkit.types import Completion, ErrorInfo, ErrorKind, Request
 

@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 
 from evalkit.cli import main
-from evalkit.pool import MAX_WORKERS, WorkerPool, pool_size
-from evalkit.providers import Call, RetryPolicy, complete
+from evalkit.providers.litellm import Call
+from evalkit.providers.pool import MAX_WORKERS, WorkerPool, pool_size
+from evalkit.providers.retry import RetryPolicy, complete
 from evalkit.testing import TestServer
 from evalkit.types import Request
 

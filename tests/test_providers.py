@@ -9,7 +9,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from evalkit.providers import Pricing, classify, is_retryable, litellm_module, missing_credentials
+from evalkit.economics import ApiPrice
+from evalkit.providers.credentials import missing_credentials
+from evalkit.providers.litellm import classify, litellm_module
+from evalkit.providers.retry import is_retryable
 from evalkit.types import ErrorInfo, ErrorKind
 
 litellm = litellm_module()
@@ -103,5 +106,5 @@ def test_missing_credentials(monkeypatch, model, api_base, key_env, env, expecte
     [((1_000_000, 0), 0.15), ((0, 1_000_000), 0.6), ((1000, 100), 0.00021), ((None, 5), None)],
 )
 def test_suite_prices(tokens, cost):
-    got = Pricing(0.15, 0.6).cost(*tokens)
+    got = ApiPrice(0.15, 0.6).cost(*tokens)
     assert got == (pytest.approx(cost) if cost is not None else None)

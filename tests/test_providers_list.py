@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from evalkit.config.catalog import KNOWN_PROVIDERS, LOCAL_PROVIDER
-from evalkit.providers import provider_prefixes
+from evalkit.providers.litellm import provider_prefixes
 
 
 def test_snapshot_matches_the_installed_litellm():

@@ -1,4 +1,4 @@
-"""Several api_bases for one model (evalkit.replicas): load spread, fail-over, cache identity, preflight,
+"""Several api_bases for one model (evalkit.providers.replicas): load spread, fail-over, cache identity, preflight,
 and hosted_vllm/ -- real HTTP through LiteLLM to several evalkit.testing.server instances."""
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from evalkit.cache import KeyMaker
 from evalkit.cli import main
 from evalkit.config.load import load_suite
 from evalkit.config.schema import ModelConfig
-from evalkit.doctor import check_endpoints, check_model
 from evalkit.errors import ConfigError
 from evalkit.plan import plan_models
-from evalkit.providers import Attempt, Call
-from evalkit.replicas import ReplicaSet, identity_base
+from evalkit.providers.doctor import check_endpoints, check_model
+from evalkit.providers.litellm import Attempt, Call
+from evalkit.providers.replicas import ReplicaSet, identity_base
 from evalkit.testing import Rule, TestServer
 from evalkit.types import ErrorInfo, ErrorKind
 

@@ -3,8 +3,8 @@
 ``evalkit run --batch`` (or ``batch: true`` on a model) sends a model's pending cells as batches
 instead of live requests: half the price, results within 24 h. The flow is in :mod:`evalkit.batch.run`,
 the on-disk state (``batches.json``, written before any polling) in :mod:`evalkit.batch.state`, the
-providers' limits in :mod:`evalkit.batch.split`, one client per provider in
-:mod:`evalkit.batch.openai_batch` and :mod:`evalkit.batch.anthropic_batch`. docs/scaling-batch.md.
+providers' limits in :mod:`evalkit.providers.batch.split`, one client per provider in
+:mod:`evalkit.providers.batch.openai_batch` and :mod:`evalkit.providers.batch.anthropic_batch`. docs/scaling-batch.md.
 """
 
 from __future__ import annotations

@@ -24,22 +24,26 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from evalkit.batch.anthropic_batch import AnthropicBatches
-from evalkit.batch.openai_batch import OpenAIBatches
-from evalkit.batch.results import error_result
-from evalkit.batch.split import limits_for, split
 from evalkit.batch.state import BatchState
-from evalkit.batch.types import BatchJob, BatchLine, LineResult, Poll
 from evalkit.budget import Budget
 from evalkit.cache import ResponseCache, request_key
 from evalkit.config.catalog import BATCH_PROVIDERS, key_var
 from evalkit.config.prompt import Renderer
+from evalkit.economics import ApiPrice
 from evalkit.errors import ConfigError, InfrastructureError
 from evalkit.fanout import FanOut
 from evalkit.ledger import LedgerWriter, done_cells, result_line
 from evalkit.plan import ModelPlan, Work
 from evalkit.progress import RunProgress
-from evalkit.providers import Pricing, batch_price, batch_request_body, classify, is_retryable
+from evalkit.providers.batch.anthropic_batch import AnthropicBatches
+from evalkit.providers.batch.bodies import batch_request_body
+from evalkit.providers.batch.openai_batch import OpenAIBatches
+from evalkit.providers.batch.results import error_result
+from evalkit.providers.batch.split import limits_for, split
+from evalkit.providers.batch.types import BatchJob, BatchLine, LineResult, Poll
+from evalkit.providers.litellm import classify
+from evalkit.providers.pricing import batch_price
+from evalkit.providers.retry import is_retryable
 from evalkit.types import ErrorKind, Request, Sample
 
 __all__ = ["DEFAULT_POLL_S", "BatchClient", "BatchRun", "poll_interval", "uses_batch"]
@@ -65,7 +69,7 @@ class BatchClient(Protocol):
 
     def poll(self, batch_id: str) -> Poll: ...
 
-    def results(self, batch_id: str, pricing: Pricing | None) -> Iterable[LineResult]: ...
+    def results(self, batch_id: str, pricing: ApiPrice | None) -> Iterable[LineResult]: ...
 
 
 def uses_batch(plan: ModelPlan, flag: bool) -> bool:
@@ -153,11 +157,9 @@ class BatchRun:
         return client
 
     @staticmethod
-    def _price(plan: ModelPlan) -> Pricing | None:
+    def _price(plan: ModelPlan) -> ApiPrice | None:
         """The batch price: half a suite ``price``, else LiteLLM's batch price (or half its normal one)."""
-        if plan.pricing is not None:
-            return Pricing(plan.pricing.input_per_mtok / 2, plan.pricing.output_per_mtok / 2)
-        return batch_price(plan.call_model)
+        return batch_price(plan.call_model, plan.pricing)
 
     # --- planning -----------------------------------------------------------------------------
 
@@ -357,7 +359,7 @@ class BatchRun:
                 continue
             result = got.get(cid)
             if result is None:
-                from evalkit.batch.results import expired_result
+                from evalkit.providers.batch.results import expired_result
 
                 result = expired_result(cid, f"no result for this request (batch {poll.status})")
             if result.retryable and job.attempt == 1:

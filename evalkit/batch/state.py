@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from evalkit._util.io import atomic_open
-from evalkit.batch.types import BatchJob
 from evalkit.errors import RunDirError
+from evalkit.providers.batch.types import BatchJob
 
 __all__ = ["STATE_NAME", "BatchState"]
 

@@ -1,7 +1,7 @@
 """The economics of a migration: what each model costs and saves at the user's volume (docs/economics.md).
 
 Pure functions over typed inputs, no I/O: the report layer (:mod:`evalkit.report.economics_view`)
-gathers the inputs from the run folder, the user price file (:mod:`evalkit.prices`) and LiteLLM's
+gathers the inputs from the run folder, the user price file (:mod:`evalkit.providers.pricing`) and LiteLLM's
 local price map (:func:`evalkit.providers.litellm_price_info`), and formats the result.
 
 A model is costed one of two ways:

@@ -44,6 +44,12 @@ class ApiPrice:
     """``suite``, ``user price file PATH`` or ``LiteLLM price map``, plus ``, batch …`` when batch rates apply."""
     batch: bool = False
 
+    def cost(self, input_tokens: int | None, output_tokens: int | None) -> float | None:
+        """USD for one request's tokens; None when either count is unknown (never a made-up 0)."""
+        if input_tokens is None or output_tokens is None:
+            return None
+        return (input_tokens * self.input_per_mtok + output_tokens * self.output_per_mtok) / 1e6
+
     def per_request(self, mix: TokenMix) -> float:
         """USD for one request of this token mix."""
         return (mix.mean_input * self.input_per_mtok + mix.mean_output * self.output_per_mtok) / 1e6

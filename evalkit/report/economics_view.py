@@ -3,7 +3,7 @@
 :func:`run_economics` reads what :func:`evalkit.economics.compute_economics` needs from run.json
 (``suite_config``: each model's ``price``, ``self_hosted``, ``batch`` and the suite's ``volume``),
 the run's measured tokens per request and gate-scorer scores (:class:`~evalkit.summary.RunSummary`),
-the user price file (:mod:`evalkit.prices`) and LiteLLM's local price map (only for API models
+the user price file (:mod:`evalkit.providers.pricing`) and LiteLLM's local price map (only for API models
 neither of those prices). :func:`economics_dict` is summary.json's ``economics`` object;
 :func:`money_lines` are the verdict lines that put the gap and the money side by side.
 """
@@ -40,12 +40,6 @@ __all__ = [
     "run_economics",
     "table_header",
 ]
-
-
-def _litellm_price(model: str) -> MapPrice | None:
-    from evalkit.providers import litellm_price_info  # imports LiteLLM: only when a price is looked up
-
-    return litellm_price_info(model)
 
 
 def _recorded(listed: Mapping[str, Any]) -> Callable[[str], MapPrice | None]:
@@ -126,14 +120,15 @@ def run_economics(
 ) -> Economics:
     """The run's economics. ``user_prices`` default: the user price file (``$EVALKIT_PRICES`` or
     ``~/.config/evalkit/prices.yaml``; a broken file raises :class:`~evalkit.errors.ConfigError`);
-    ``litellm_price`` default: LiteLLM's local map."""
+    ``litellm_price`` default: the price-map entry the run recorded in run.json (a folder that recorded
+    none, e.g. one made by hand, has unknown API prices: the report never imports LiteLLM)."""
     from evalkit.economics import resolve_price
 
     if user_prices is None:
-        from evalkit.prices import load_user_prices
+        from evalkit.config.prices import load_user_prices
 
         user_prices, _ = load_user_prices()
-    lookup = litellm_price or _litellm_price
+    lookup = litellm_price or (lambda _model: None)
     suite_cfg = manifest.get("suite_config") or {}
     configs = {m.get("name"): m for m in suite_cfg.get("models") or [] if isinstance(m, Mapping)}
     listed = {m.get("name"): m for m in manifest.get("models") or [] if isinstance(m, Mapping)}

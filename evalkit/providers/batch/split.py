@@ -11,8 +11,8 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from evalkit.batch.types import BatchLine
 from evalkit.errors import ConfigError
+from evalkit.providers.batch.types import BatchLine
 
 __all__ = ["LIMITS", "Limits", "limits_for", "split"]
 

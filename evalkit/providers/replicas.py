@@ -17,7 +17,7 @@ cooling do not lengthen the cooldown (a burst of 503s is one failure, not thirty
 
 Why not LiteLLM's ``Router`` (one deployment per base, ``routing_strategy="least-busy"``): its
 in-flight counts and cooldowns live in the process that calls it, and evalkit's attempts run in
-several worker processes (:mod:`evalkit.pool`), so each worker would balance only its own share;
+several worker processes (:mod:`evalkit.providers.pool`), so each worker would balance only its own share;
 and it brings its own retries and fallbacks on top of evalkit's policy (the stacking that
 :mod:`evalkit.providers` switches off). Choosing here keeps one policy and one view of the load;
 the :class:`~evalkit.providers.Call` sent to a worker simply carries the chosen ``api_base``.
@@ -36,7 +36,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from evalkit.providers import Attempt, Call, Send, attempt, is_retryable
+from evalkit.providers.litellm import Attempt, Call, Send, attempt
+from evalkit.providers.retry import is_retryable
 
 __all__ = ["COOLDOWN_S", "MAX_COOLDOWN_S", "ReplicaSet", "bases_of", "identity_base"]
 

@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from evalkit.providers import Attempt, Call, attempt, litellm_module
+from evalkit.providers.litellm import Attempt, Call, attempt, litellm_module
 from evalkit.types import ErrorInfo, ErrorKind
 
 __all__ = ["WorkerPool", "pool_size"]

@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from evalkit._util.redact import redact
-from evalkit.batch.types import LineResult
-from evalkit.providers import Pricing, is_retryable
+from evalkit.economics import ApiPrice
+from evalkit.providers.batch.types import LineResult
+from evalkit.providers.retry import is_retryable
 from evalkit.types import Completion, ErrorInfo, ErrorKind
 
 __all__ = ["error_result", "expired_result", "success_result"]
@@ -57,7 +58,7 @@ def success_result(
     finish_reason: str | None,
     input_tokens: int | None,
     output_tokens: int | None,
-    pricing: Pricing | None,
+    pricing: ApiPrice | None,
 ) -> LineResult:
     """A line that came back with an answer, priced at the batch price (unknown stays None)."""
     if not input_tokens and not output_tokens:

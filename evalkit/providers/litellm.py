@@ -1,27 +1,14 @@
-"""The one module that imports LiteLLM, and evalkit's retry policy around it.
+"""The one module that imports LiteLLM: configured once, called lean, its answers and errors turned into data.
 
-Every model call goes through :func:`complete`, which calls ``litellm.acompletion`` with
-LiteLLM's retries and the OpenAI SDK's retries switched off (they stack: one 429 became
-seven requests) and applies evalkit's own policy instead:
-
-* retried: 408, 429, 500, 502, 503, 504, 529, timeouts and connection errors;
-* ``Retry-After`` is honoured; otherwise exponential back-off with jitter;
-* capped by ``max_attempts`` and by ``max_retry_time_s`` of total time per request; a 429 the
-  provider paces (a wait of at most ``PACED_WAIT_MAX_S``: the limiter's gate closes for it) is
-  waited out without using up an attempt, so a rate limit delays a sample but never loses it
-  (``max_retry_time_s`` still bounds it);
-* never retried: other 4xx (401/403 stop the model: see the runner), context-window errors.
-
-Failures come back as :class:`~evalkit.types.Completion` with an ``error`` (data, not
-exceptions). LiteLLM is imported lazily: ``evalkit --help`` and ``evalkit validate`` never
-pay its import time.
-
+:func:`litellm_module` imports and configures LiteLLM lazily (``evalkit --help`` and ``evalkit
+validate`` never pay its import time): local price map, no telemetry, no callbacks, retries off.
 One network attempt is :func:`attempt` (a picklable :class:`Call` in, a picklable :class:`Attempt`
-out), so the policy in :func:`complete` can run it in this process or hand it to a worker
-process (:mod:`evalkit.pool`) unchanged. LiteLLM is called lean: no callbacks, retries off, and
-the cost is the one LiteLLM already computed for the response (``_hidden_params["response_cost"]``,
-its documented place) instead of a second ``completion_cost`` per response; when that is absent
-the model's per-token price is looked up once per model in LiteLLM's price map.
+out), so the retry policy (:mod:`evalkit.providers.retry`) can run it in this process or hand it to a
+worker process (:mod:`evalkit.providers.pool`) unchanged. The cost is the one LiteLLM already computed
+for the response (``_hidden_params["response_cost"]``, its documented place) instead of a second
+``completion_cost`` per response; when that is absent the model's per-token price is looked up once
+per model in LiteLLM's price map (:func:`litellm_price_info`). :func:`classify` maps LiteLLM's and the
+SDKs' exceptions to an :class:`~evalkit.types.ErrorInfo` and the server's ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -34,20 +21,15 @@ import gc
 import importlib
 import math
 import os
-import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 from evalkit._util.redact import redact
-from evalkit.economics import MapPrice
-from evalkit.limiter import AdaptiveLimiter
-from evalkit.types import Completion, ErrorInfo, ErrorKind, Request
-
-PLACEHOLDER_KEY = "sk-evalkit-no-key"
-"""Sent to self-hosted OpenAI-compatible servers (llama.cpp, vLLM...) that need no key but whose SDK wants one."""
+from evalkit.economics import ApiPrice, MapPrice
+from evalkit.types import Completion, ErrorInfo, ErrorKind
 
 _litellm: ModuleType | None = None
 
@@ -104,58 +86,6 @@ def litellm_version() -> str:
     return version("litellm")
 
 
-PACED_WAIT_MAX_S = 60.0
-"""The longest Retry-After a rate-limit 429 may ask for and still be paced (waited out without
-using up an attempt; the limiter closes the model's gate for it): a longer one is a quota."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 4
-    timeout_s: float = 120.0
-    """Per attempt."""
-    max_retry_time_s: float = 300.0
-    """Total time budget for one request including back-off."""
-    base_backoff_s: float = 0.5
-    max_backoff_s: float = 30.0
-
-
-@dataclass(frozen=True)
-class Pricing:
-    """USD per million tokens; overrides LiteLLM's price map."""
-
-    input_per_mtok: float
-    output_per_mtok: float
-
-    def cost(self, input_tokens: int | None, output_tokens: int | None) -> float | None:
-        if input_tokens is None or output_tokens is None:
-            return None
-        return (input_tokens * self.input_per_mtok + output_tokens * self.output_per_mtok) / 1e6
-
-
-def missing_credentials(model: str, *, api_base: str | None, api_key_env: str | None) -> str | None:
-    """Why ``model`` cannot run with this environment's credentials, or ``None`` if it can.
-
-    An explicit ``api_key_env`` must be set. Otherwise LiteLLM says which variables the
-    provider needs; a model with its own ``api_base`` (a self-hosted server) runs without.
-    """
-    if api_key_env:
-        return None if os.environ.get(api_key_env) else f"set {api_key_env} to run this model"
-    if api_base:
-        return None
-    info = litellm_module().validate_environment(model=model)
-    missing = [k for k in info.get("missing_keys", []) if k]
-    if info.get("keys_in_environment") or not missing:
-        return None
-    return f"set {' or '.join(missing)} to run this model"
-
-
-def api_key_for(api_base: str | None, api_key_env: str | None) -> str | None:
-    if api_key_env:
-        return os.environ.get(api_key_env)
-    return PLACEHOLDER_KEY if api_base else None  # None: LiteLLM reads the provider's usual variable
-
-
 @dataclass(frozen=True, slots=True)
 class Call:
     """One attempt exactly as LiteLLM is called (picklable: the worker pool sends it to another process)."""
@@ -167,7 +97,7 @@ class Call:
     api_base: str | None = None
     api_key: str | None = None
     timeout_s: float = 120.0
-    pricing: Pricing | None = None
+    pricing: ApiPrice | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +110,7 @@ class Attempt:
 
 
 Send = Callable[[Call], Awaitable[Attempt]]
-"""Runs one attempt: :func:`attempt` in this process, or :meth:`evalkit.pool.WorkerPool.send`."""
+"""Runs one attempt: :func:`attempt` in this process, or :meth:`evalkit.providers.pool.WorkerPool.send`."""
 
 
 def _acompletion_kwargs(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -276,83 +206,6 @@ async def attempt_stream(call: Call) -> Attempt:
     return Attempt(completion=completion)
 
 
-async def complete(
-    request: Request,
-    *,
-    policy: RetryPolicy,
-    api_key: str | None = None,
-    pricing: Pricing | None = None,
-    call_model: str | None = None,
-    call_base: str | None = None,
-    limiter: AdaptiveLimiter | None = None,
-    send: Send | None = None,
-) -> Completion:
-    """Send ``request`` (retrying per ``policy``) and return what came back, errors included.
-
-    ``call_model``/``call_base`` override what is called without changing the request's
-    identity (the embedded model is ``local/<alias>`` in the cache key but ``openai/<alias>``
-    on a port that changes between runs). ``send`` runs each attempt (default: :func:`attempt`,
-    in this process); the policy, the limiter and the back-off stay here whatever runs it.
-    """
-    call = Call(
-        model=call_model or request.model,
-        messages=request.messages,
-        params=request.params,
-        api_base=call_base or request.api_base,
-        api_key=api_key,
-        timeout_s=policy.timeout_s,
-        pricing=pricing,
-    )
-    run = send or attempt
-    started = time.monotonic()
-    tries = 0
-    paced = 0  # 429s with a wait the provider set: they do not use up an attempt
-    while True:
-        tries += 1
-        ticket = await limiter.acquire() if limiter is not None else 0
-        outcome: Attempt | None = None
-        try:
-            outcome = await run(call)
-        finally:
-            if limiter is not None:
-                throttled = outcome is not None and _is_rate_limit(outcome.error)
-                limiter.release(
-                    throttled=throttled, retry_after=outcome.retry_after if outcome else None, ticket=ticket
-                )
-        assert outcome is not None
-        error = outcome.error
-        if error is None:
-            assert outcome.completion is not None
-            return replace(outcome.completion, attempts=tries)
-        elapsed = time.monotonic() - started
-        if is_retryable(error):
-            wait = outcome.retry_after if outcome.retry_after is not None else _backoff(tries, policy)
-            if _is_rate_limit(error) and outcome.retry_after is not None and 0 < wait <= PACED_WAIT_MAX_S:
-                paced += 1
-            if tries - paced < policy.max_attempts and elapsed + wait < policy.max_retry_time_s:
-                await asyncio.sleep(wait)
-                continue
-        return Completion(text=None, attempts=tries, error=error)
-
-
-def _is_rate_limit(error: ErrorInfo | None) -> bool:
-    return error is not None and error.kind == ErrorKind.RATE_LIMIT
-
-
-def is_retryable(error: ErrorInfo) -> bool:
-    """408, 429, any 5xx, timeouts and connection errors; never other 4xx or a context-window error."""
-    if error.kind in (ErrorKind.TIMEOUT, ErrorKind.CONNECTION):
-        return True
-    if error.kind == ErrorKind.CONTEXT_WINDOW or error.status is None:
-        return False
-    return error.status in (408, 429) or 500 <= error.status < 600
-
-
-def _backoff(attempt: int, policy: RetryPolicy) -> float:
-    raw = min(policy.max_backoff_s, policy.base_backoff_s * (2 ** (attempt - 1)))
-    return raw * (0.5 + random.random() / 2)
-
-
 def _to_completion(response: Any, *, latency: float, call: Call) -> Completion:
     choices = getattr(response, "choices", None) or []
     if not choices:
@@ -408,18 +261,14 @@ def _cost(response: Any, call: Call, in_tok: int | None, out_tok: int | None) ->
 
 
 @functools.lru_cache(maxsize=256)
-def model_price(model: str) -> Pricing | None:
-    """LiteLLM's per-token price of ``model`` (flat rates), or None when its map has none."""
-    try:
-        per_m_in, _ = litellm_module().cost_per_token(
-            model=model, prompt_tokens=1_000_000, completion_tokens=0
-        )
-        _, per_m_out = litellm_module().cost_per_token(
-            model=model, prompt_tokens=0, completion_tokens=1_000_000
-        )
-    except Exception:
+def model_price(model: str) -> ApiPrice | None:
+    """LiteLLM's per-token price of ``model`` (its map's flat rates), or None when its map has none."""
+    found = litellm_price_info(model)
+    if found is None:
         return None
-    return Pricing(float(per_m_in), float(per_m_out))
+    return ApiPrice(
+        found.input_per_mtok, found.output_per_mtok, found.cached_input_per_mtok, "LiteLLM price map"
+    )
 
 
 def litellm_price_info(model: str) -> MapPrice | None:
@@ -528,54 +377,3 @@ def _retry_after(exc: BaseException) -> float | None:
         return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None  # unreadable: fall back to our own back-off
-
-
-# --- provider batch APIs (evalkit.batch): request bodies and the batch price ----------------------
-
-
-def batch_request_body(
-    model: str, messages: tuple[dict[str, str], ...], params: dict[str, Any]
-) -> tuple[dict[str, Any], list[str]]:
-    """The provider's own request body for one batch line, and the parameters it had to drop.
-
-    ``openai/NAME``: the Chat Completions body (``model``, ``messages``, every parameter as is).
-    ``anthropic/NAME``: LiteLLM's own Anthropic transformation (``AnthropicConfig``: the system
-    message moved to ``system``, ``stop`` to ``stop_sequences``, ``max_tokens`` defaulted), so a
-    batch sends what the live path would; parameters Anthropic does not take (``seed``) are dropped
-    and named.
-    """
-    provider, _, name = model.partition("/")
-    if provider == "openai":
-        return {"model": name, "messages": [dict(m) for m in messages], **params}, []
-    if provider != "anthropic":
-        raise ValueError(f"{model}: only openai/ and anthropic/ models have a batch API")
-    litellm_module()
-    from litellm.llms.anthropic.chat.transformation import AnthropicConfig
-
-    config = AnthropicConfig()
-    mapped = config.map_openai_params(
-        non_default_params=dict(params), optional_params={}, model=name, drop_params=False
-    )
-    body = config.transform_request(
-        model=name,
-        messages=[dict(m) for m in messages],  # type: ignore[misc]
-        optional_params=dict(mapped),
-        litellm_params={},
-        headers={},
-    )
-    kept = {"max_tokens": "max_tokens", "stop": "stop_sequences", "max_completion_tokens": "max_tokens"}
-    dropped = [k for k in params if k not in mapped and kept.get(k) not in mapped]
-    return dict(body), dropped
-
-
-@functools.lru_cache(maxsize=256)
-def batch_price(model: str) -> Pricing | None:
-    """The batch price of ``model``: LiteLLM's ``*_cost_per_token_batches`` where its map has them,
-    else half its normal price (both providers charge 50 % for batches); None when unknown."""
-    name = model.partition("/")[2] or model
-    entry = litellm_module().model_cost.get(name) or litellm_module().model_cost.get(model) or {}
-    per_in, per_out = entry.get("input_cost_per_token_batches"), entry.get("output_cost_per_token_batches")
-    if isinstance(per_in, int | float) and isinstance(per_out, int | float):
-        return Pricing(float(per_in) * 1e6, float(per_out) * 1e6)
-    normal = model_price(model)
-    return None if normal is None else Pricing(normal.input_per_mtok / 2, normal.output_per_mtok / 2)

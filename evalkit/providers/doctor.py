@@ -6,7 +6,7 @@ of discovering it one timeout per sample later. Checks are cheap and send no com
 
 * a model with its own ``api_base``: a TCP connection to its host and port; with several replicas
   (a list of bases), to each of them. One replica down of several is a warning (the run sends to the
-  others, :mod:`evalkit.replicas`); all of them down stops the run like a single unreachable base;
+  others, :mod:`evalkit.providers.replicas`); all of them down stops the run like a single unreachable base;
 * a hosted model: its credentials are present (LiteLLM's ``validate_environment``);
 * an embedded ``local/`` model: its runtime and weights are installed.
 """
@@ -54,7 +54,7 @@ def check_model(m: ModelConfig) -> Check:
     if m.model.startswith(LOCAL_PROVIDER + "/"):
         from evalkit.config.catalog import get_local_spec
         from evalkit.errors import InfrastructureError
-        from evalkit.local import resolve_model_path
+        from evalkit.providers.local_files import resolve_model_path
 
         try:
             path = resolve_model_path(get_local_spec(m.model.split("/", 1)[1]))
@@ -72,7 +72,7 @@ def check_model(m: ModelConfig) -> Check:
         base = m.api_base if isinstance(m.api_base, str) else m.api_base[0]
         problem = check_endpoint(base)
         return Check(m.name, problem is None, problem or f"{base} accepts connections")
-    from evalkit.providers import missing_credentials
+    from evalkit.providers.credentials import missing_credentials
 
     reason = missing_credentials(m.model, api_base=None, api_key_env=m.api_key_env)
     return Check(m.name, reason is None, reason or "credentials present")

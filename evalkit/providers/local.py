@@ -4,7 +4,7 @@ A suite names ``model: local/<alias>``; the runner calls :func:`ensure_local_mod
 request through LiteLLM, over real HTTP, as ``endpoint.litellm_model`` (``openai/<alias>``) with
 ``api_base=endpoint.api_base`` and ``api_key=endpoint.api_key``.
 
-Each server runs in its own process (``python -m evalkit.local serve ALIAS``) on the in-process
+Each server runs in its own process (``python -m evalkit.providers.local_serve serve ALIAS``, :mod:`evalkit.providers.local_serve`) on the in-process
 llama.cpp server of the ``xllamacpp`` wheel, so a C++ crash or a hang cannot take the runner down and
 evalkit can always kill it. The child binds port 0 on 127.0.0.1 (no race for a free port), prints its
 base URL on its first stdout line, sends everything else (llama.cpp's logs) to a log file under
@@ -59,13 +59,9 @@ and ``Message: ...\nIntent:`` as user: 10-12/40 exact (17/40 with the label gram
 
 from __future__ import annotations
 
-import argparse
 import atexit
 import contextlib
 import dataclasses
-import importlib
-import importlib.metadata
-import importlib.util
 import json
 import os
 import secrets
@@ -80,76 +76,18 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from evalkit.config.catalog import LOCAL_MODELS, LocalModelSpec, get_local_spec
+from evalkit.config.catalog import get_local_spec
 from evalkit.errors import InfrastructureError
+from evalkit.providers.local_files import cache_dir, check_installed, distribution_version, resolve_model_path
+from evalkit.providers.local_serve import API_KEY_ENV, SPEC_ENV
 
 __all__ = [
     "LocalModelEndpoint",
     "LocalModelManager",
     "LocalServer",
-    "cache_dir",
     "ensure_local_model",
-    "main",
-    "resolve_model_path",
     "stop_local_models",
 ]
-
-INSTALL_HINT = (
-    "run `make eval` (it installs it) or `pip install -r requirements/local.lock --require-hashes --no-deps`"
-)
-API_KEY_ENV = "EVALKIT_LOCAL_API_KEY"
-"""The child reads its API key here (never from argv, which other users can read with ``ps``)."""
-SPEC_ENV = "EVALKIT_LOCAL_SPEC"
-"""The parent passes the spec it resolved (JSON) here, so the child serves exactly that, registry edits included."""
-
-
-def cache_dir() -> Path:
-    """Where assembled models and server logs live."""
-    if env := os.environ.get("EVALKIT_CACHE_DIR"):
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "evalkit"
-
-
-def _check_installed(module: str, what: str) -> None:
-    try:
-        found = importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        found = False
-    if not found:
-        raise InfrastructureError(f"{what} is not installed: {INSTALL_HINT}")
-
-
-def resolve_model_path(spec: LocalModelSpec) -> Path:
-    """The GGUF of ``spec`` (assembled into the cache on first use); :class:`InfrastructureError` if missing."""
-    what = f"the model package {spec.distribution} (for local/{spec.alias})"
-    _check_installed(spec.package, what)
-    if spec.assemble:
-        target = cache_dir() / "models" / spec.filename
-        if not target.is_file():  # written atomically below, so an existing file is a complete, checked one
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-            try:
-                importlib.import_module(spec.package).assemble(tmp, overwrite=True)
-                os.replace(tmp, target)
-            except Exception as e:
-                raise InfrastructureError(f"could not assemble {target} from {what}: {e}") from e
-            finally:
-                tmp.unlink(missing_ok=True)
-        return target
-    found = importlib.util.find_spec(spec.package)
-    locations = list(found.submodule_search_locations or []) if found else []
-    for location in locations:
-        if (path := Path(location) / spec.filename).is_file():
-            return path
-    raise InfrastructureError(f"{spec.filename} is missing from {what}; reinstall it: {INSTALL_HINT}")
-
-
-def _distribution_version(name: str) -> str | None:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +123,7 @@ def _log_tail(path: Path, n: int = 4) -> str:
             lines = [ln.strip() for ln in f.read().decode("utf-8", "replace").splitlines() if ln.strip()]
     except OSError:
         return "(no log)"
-    errors = [ln for ln in lines if " E " in ln[:24] or ln.startswith("evalkit.local:")]
+    errors = [ln for ln in lines if " E " in ln[:24] or ln.startswith("evalkit.providers.local:")]
     tail = (errors or lines)[-n:]
     return " | ".join(ln[:300] for ln in tail) or "(empty log)"
 
@@ -219,17 +157,17 @@ class LocalServer:
             return self.endpoint
         self.stop()
         spec = self.spec
-        _check_installed(spec.runtime, f"the llama.cpp runtime ({spec.runtime})")
+        check_installed(spec.runtime, f"the llama.cpp runtime ({spec.runtime})")
         model_path = resolve_model_path(spec)
         logs = cache_dir() / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         self.log_path = logs / f"local-{spec.alias}-{os.getpid()}-{id(self):x}.log"
         self._log = self.log_path.open("wb")
         api_key = secrets.token_urlsafe(24)
-        src = str(Path(__file__).resolve().parents[1])
+        src = str(Path(__file__).resolve().parents[2])  # the folder that holds the evalkit package
         env = {**os.environ, API_KEY_ENV: api_key, SPEC_ENV: json.dumps(dataclasses.asdict(spec))}
         env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
-        cmd = [sys.executable, "-m", "evalkit.local", "serve", spec.alias, "--port", "0"]
+        cmd = [sys.executable, "-m", "evalkit.providers.local_serve", "serve", spec.alias, "--port", "0"]
         cmd += ["--parallel", str(self.n_parallel), "--threads", str(self.threads)]
         cmd += ["--parent-pid", str(os.getpid())]
         # New session: a Ctrl+C in the terminal reaches the runner, which stops the server itself.
@@ -248,8 +186,8 @@ class LocalServer:
         except InfrastructureError:
             self._kill()
             raise
-        runtime = _distribution_version(spec.runtime)
-        model = _distribution_version(spec.distribution)
+        runtime = distribution_version(spec.runtime)
+        model = distribution_version(spec.distribution)
         self.endpoint = LocalModelEndpoint(
             alias=spec.alias,
             api_base=f"{base}/v1",
@@ -374,87 +312,3 @@ def ensure_local_model(alias: str) -> LocalModelEndpoint:
 def stop_local_models() -> None:
     """Stop every server :func:`ensure_local_model` started."""
     _MANAGER.stop_all()
-
-
-# ---------------------------------------------------------------------------------------------- the child
-
-
-def _watch_parent(parent_pid: int) -> None:
-    while os.getppid() == parent_pid:
-        time.sleep(0.5)
-    os._exit(0)  # the parent is gone (even by kill -9): no orphaned servers
-
-
-def _serve(alias: str, port: int, host: str, n_parallel: int, threads: int, parent_pid: int) -> int:
-    if parent_pid:
-        threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
-    passed = json.loads(os.environ.get(SPEC_ENV) or "{}")
-    spec = LocalModelSpec(**passed) if passed.get("alias") == alias else get_local_spec(alias)
-    _check_installed(spec.runtime, f"the llama.cpp runtime ({spec.runtime})")
-    path = resolve_model_path(spec)
-    import xllamacpp
-
-    p = xllamacpp.CommonParams()
-    p.model.path = str(path)
-    p.model_alias = {spec.alias}  # a set: a plain str would become one alias per character
-    p.hostnames = [host]
-    p.port = port
-    p.n_parallel = n_parallel
-    p.n_ctx = spec.n_ctx * n_parallel  # llama.cpp splits n_ctx between the slots
-    p.cpuparams.n_threads = threads
-    p.cpuparams_batch.n_threads = threads
-    p.cache_prompt = True  # reuse the KV cache of a shared prompt prefix across requests
-    p.cache_ram_mib = 1024
-    p.verbosity = 2  # warnings and errors only
-    p.ui = False
-    if spec.chat_template is not None:
-        p.use_jinja = True
-        p.chat_template = spec.chat_template
-    if api_key := os.environ.get(API_KEY_ENV):
-        p.api_keys = [api_key]
-    # Only the base URL goes to stdout; anything else written to fd 1 (llama.cpp) lands in the log.
-    url_out = os.fdopen(os.dup(1), "w")
-    os.dup2(2, 1)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    server = xllamacpp.Server(p)
-    url_out.write(server.listening_address + "\n")
-    url_out.close()
-    while not stop.wait(1.0):
-        pass
-    del server
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m evalkit.local {serve ALIAS [--port N] | list [-v]}``."""
-    parser = argparse.ArgumentParser(prog="python -m evalkit.local", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser(
-        "serve", help="serve ALIAS until terminated; the first stdout line is the base URL"
-    )
-    serve.add_argument("alias")
-    serve.add_argument("--port", type=int, default=0, help="0 (default): any free port")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--parallel", type=int, default=1, help="slots (concurrent requests)")
-    serve.add_argument("--threads", type=int, default=1)
-    serve.add_argument(
-        "--parent-pid", type=int, default=os.getppid(), help="exit when this process dies (0: never)"
-    )
-    lister = sub.add_parser("list", help="print the aliases")
-    lister.add_argument("-v", "--verbose", action="store_true", help="with description and licence")
-    args = parser.parse_args(argv)
-    if args.command == "list":
-        for alias, spec in sorted(LOCAL_MODELS.items()):
-            print(f"{alias}\t{spec.description}. Licence: {spec.licence}" if args.verbose else alias)
-        return 0
-    try:
-        return _serve(args.alias, args.port, args.host, args.parallel, args.threads, args.parent_pid)
-    except Exception as e:  # one line for the parent's error message
-        print(f"evalkit.local: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
-        return 3 if isinstance(e, InfrastructureError) else 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -22,9 +22,8 @@ from evalkit._util.io import read_yaml
 from evalkit.config.schema import Price
 from evalkit.economics import ApiPrice
 from evalkit.errors import ConfigError
-from evalkit.providers import Pricing
 
-__all__ = ["ENV_VAR", "default_price_file", "load_user_prices", "user_pricing"]
+__all__ = ["ENV_VAR", "default_price_file", "load_user_prices"]
 
 ENV_VAR = "EVALKIT_PRICES"
 
@@ -82,12 +81,3 @@ def load_user_prices(path: str | Path | None = None) -> tuple[dict[str, ApiPrice
             source=f"user price file {p}",
         )
     return out, p
-
-
-def user_pricing(model: str) -> Pricing | None:
-    """The user price file's price for ``model`` as a run charges it (None: no file, or not in it).
-
-    Called when a run plans its models, so a broken file stops the run before any request."""
-    prices, _ = load_user_prices()
-    price = prices.get(model)
-    return None if price is None else Pricing(price.input_per_mtok, price.output_per_mtok)

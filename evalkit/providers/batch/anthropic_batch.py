@@ -12,9 +12,9 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from evalkit.batch.results import as_int, bad_body, error_result, expired_result, success_result
-from evalkit.batch.types import BatchLine, LineResult, Poll
-from evalkit.providers import Pricing
+from evalkit.economics import ApiPrice
+from evalkit.providers.batch.results import as_int, bad_body, error_result, expired_result, success_result
+from evalkit.providers.batch.types import BatchLine, LineResult, Poll
 
 __all__ = ["AnthropicBatches"]
 
@@ -68,12 +68,12 @@ class AnthropicBatches:
             counts=b.request_counts.model_dump(),
         )
 
-    def results(self, batch_id: str, pricing: Pricing | None) -> Iterator[LineResult]:
+    def results(self, batch_id: str, pricing: ApiPrice | None) -> Iterator[LineResult]:
         for row in self._client.messages.batches.results(batch_id):
             yield parse_line(row.model_dump(), pricing)
 
 
-def parse_line(row: dict[str, Any], pricing: Pricing | None) -> LineResult:
+def parse_line(row: dict[str, Any], pricing: ApiPrice | None) -> LineResult:
     """One line of a batch's results."""
     cid = str(row.get("custom_id"))
     result = row.get("result") or {}

@@ -12,9 +12,9 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from evalkit.batch.results import as_int, bad_body, error_result, expired_result, success_result
-from evalkit.batch.types import BatchLine, LineResult, Poll
-from evalkit.providers import Pricing
+from evalkit.economics import ApiPrice
+from evalkit.providers.batch.results import as_int, bad_body, error_result, expired_result, success_result
+from evalkit.providers.batch.types import BatchLine, LineResult, Poll
 
 __all__ = ["OpenAIBatches"]
 
@@ -55,7 +55,7 @@ class OpenAIBatches:
         counts = {"total": rc.total, "completed": rc.completed, "failed": rc.failed} if rc else {}
         return Poll(ended=b.status in ENDED, status=b.status, counts=counts)
 
-    def results(self, batch_id: str, pricing: Pricing | None) -> Iterator[LineResult]:
+    def results(self, batch_id: str, pricing: ApiPrice | None) -> Iterator[LineResult]:
         b = self._client.batches.retrieve(batch_id)
         for file_id in (b.output_file_id, b.error_file_id):
             if not file_id:
@@ -65,7 +65,7 @@ class OpenAIBatches:
                     yield parse_line(json.loads(raw), pricing)
 
 
-def parse_line(row: dict[str, Any], pricing: Pricing | None) -> LineResult:
+def parse_line(row: dict[str, Any], pricing: ApiPrice | None) -> LineResult:
     """One line of an output or error file."""
     cid = str(row.get("custom_id"))
     response = row.get("response") or {}
