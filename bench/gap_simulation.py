@@ -12,7 +12,7 @@ epochs of one example are correlated: what the cluster bootstrap is for). Contin
 Phi(a_m + B z + C u_m). True means are closed-form: Phi(a / sqrt(1 + B^2 + C^2)).
 
 Every interval is computed by the code the reports use (evalkit.stats.paired_gap, 10,000
-resamples) and every decision by evalkit.gate.classify_gap. What is checked:
+resamples) and every decision by evalkit.analysis.gate.classify_gap. What is checked:
 
 1. coverage of the 95 % interval of the gap (target 95 % +- 1.5 %), pass/fail with 1 and 3
    epochs and continuous scores, at n = 200 and n = 1,000 examples;
@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.stats import norm
 
-from evalkit.gate import RuleStatus, classify_gap
+from evalkit.analysis.gate import RuleStatus, classify_gap
 from evalkit.stats import DEFAULT_RESAMPLES, examples_needed, paired_gap
 
 B = 1.5

@@ -22,12 +22,12 @@ from evalkit.budget import Budget
 from evalkit.cache import ResponseCache, request_key
 from evalkit.config.catalog import key_var
 from evalkit.config.prompt import Renderer
-from evalkit.ledger import LedgerWriter
 from evalkit.plan import ModelPlan, Work
 from evalkit.progress import RunProgress
 from evalkit.providers.limiter import AdaptiveLimiter
 from evalkit.providers.litellm import Send
 from evalkit.providers.retry import PACED_WAIT_MAX_S, complete
+from evalkit.rundir.ledger import LedgerWriter
 from evalkit.scorers.registry import ScoreFn
 from evalkit.types import Completion, ErrorKind, Request, Result, Sample, Score
 

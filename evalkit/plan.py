@@ -31,7 +31,7 @@ from evalkit.providers.pricing import run_price
 from evalkit.providers.replicas import ReplicaSet, bases_of, identity_base
 from evalkit.providers.retry import RetryPolicy
 from evalkit.replay import Replay
-from evalkit.shard import Shard
+from evalkit.rundir.shard import Shard
 from evalkit.types import Sample
 
 __all__ = ["ModelPlan", "RunOptions", "Work", "cpu_cores", "plan_models", "scan"]
@@ -62,7 +62,7 @@ class RunOptions:
     batch_poll_s: float | None = None
     """Seconds between batch status polls (None: ``$EVALKIT_BATCH_POLL_S``, else 30)."""
     shard: Shard | None = None
-    """Run only this shard's samples (``--shard i/n``, :mod:`evalkit.shard`); None = every sample."""
+    """Run only this shard's samples (``--shard i/n``, :mod:`evalkit.rundir.shard`); None = every sample."""
 
 
 @dataclass

@@ -145,7 +145,7 @@ def _sha256(path: Path) -> str:
 def _from_run(
     run_dir: Path, *, model: str, dataset_sha256: str, task_hash: str, where: str
 ) -> tuple[dict[tuple[str, int], Completion], dict[tuple[str, int], str], dict[str, Any]]:
-    from evalkit.ledger import iter_results, read_manifest
+    from evalkit.rundir.ledger import iter_results, read_manifest
 
     try:
         manifest = read_manifest(run_dir)

@@ -33,15 +33,15 @@ from evalkit.config.load import LoadedSuite, load_suite
 from evalkit.config.prompt import Renderer
 from evalkit.errors import ExitCode, InfrastructureError, RunDirError
 from evalkit.fanout import FanOut
-from evalkit.ledger import LedgerWriter, done_cells, iter_results, read_manifest
 from evalkit.plan import ModelPlan, RunOptions, Work, cpu_cores, plan_models, scan
 from evalkit.progress import RunProgress
 from evalkit.providers.litellm import litellm_module, litellm_version
 from evalkit.providers.pool import WorkerPool, pool_size
 from evalkit.replay import load_replays, set_aside_replays
-from evalkit.report_process import ReportProcess
+from evalkit.report.process import ReportProcess
+from evalkit.rundir.ledger import LedgerWriter, done_cells, iter_results, read_manifest
+from evalkit.rundir.shard import Shard
 from evalkit.scorers.registry import ScoreFn, build_scorer
-from evalkit.shard import Shard
 from evalkit.types import Sample
 
 __all__ = ["RunOptions", "RunOutcome", "Runner", "new_run_id", "resume", "write_manifest"]
@@ -88,7 +88,7 @@ class Runner:
         self.options = options
         self.echo = echo
         self._reporter: ReportProcess | None = None
-        """The forked report writer of a run with worker processes (:mod:`evalkit.report_process`)."""
+        """The forked report writer of a run with worker processes (:mod:`evalkit.report.process`)."""
         self.dataset: Dataset = load_dataset(loaded.dataset_path, self.suite.dataset)
         self.samples: list[Sample] = (
             self.dataset.samples[: options.limit] if options.limit else self.dataset.samples

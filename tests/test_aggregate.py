@@ -1,4 +1,4 @@
-"""evalkit.aggregate: per model x scorer x slice summaries and the paired closed - open gaps."""
+"""evalkit.analysis.aggregate: per model x scorer x slice summaries and the paired closed - open gaps."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from _runfolder import res, write_run
 
-from evalkit.aggregate import Aggregator, ErrorPolicy, aggregate, build_aggregator
+from evalkit.analysis.aggregate import Aggregator, ErrorPolicy, aggregate, build_aggregator
+from evalkit.analysis.summary import ALL
 from evalkit.errors import RunDirError
-from evalkit.ledger import read_manifest
+from evalkit.rundir.ledger import read_manifest
 from evalkit.scorers import build_scorer
-from evalkit.summary import ALL
 from evalkit.types import ErrorKind, Sample, Score
 
 

@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 
-from evalkit.batch.state import BatchState
 from evalkit.cli import main
 from evalkit.economics import ApiPrice
 from evalkit.errors import ConfigError
@@ -31,6 +30,7 @@ from evalkit.providers.batch.bodies import batch_request_body
 from evalkit.providers.batch.split import Limits, limits_for, split
 from evalkit.providers.batch.types import BatchLine
 from evalkit.providers.pricing import batch_price
+from evalkit.rundir.batches import BatchState
 from evalkit.testing import Rule, TestServer
 from evalkit.types import ErrorKind
 

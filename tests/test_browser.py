@@ -25,9 +25,9 @@ import pytest
 from _browser import chromium, full_page_png, in_ci, missing
 from _runfolder import res, write_run
 
-from evalkit.ledger import iter_results
 from evalkit.report import write_report
 from evalkit.report.html import FILTER_SCRIPT
+from evalkit.rundir.ledger import iter_results
 from evalkit.scorers.registry import build_scorer
 from evalkit.types import ErrorKind, Result, Sample
 

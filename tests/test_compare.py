@@ -1,4 +1,4 @@
-"""evalkit.compare: the cross-task table, Holm across tasks, and refusing incomparable runs."""
+"""evalkit.analysis.compare: the cross-task table, Holm across tasks, and refusing incomparable runs."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from _runfolder import res, write_run
 
+from evalkit.analysis.compare import COMPARE_COLUMNS, compare_runs, format_table, to_markdown
 from evalkit.cli import main
-from evalkit.compare import COMPARE_COLUMNS, compare_runs, format_table, to_markdown
 from evalkit.errors import RunDirError
 from evalkit.stats import holm
 

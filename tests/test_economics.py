@@ -466,7 +466,7 @@ def test_stream_without_usage_leaves_tokens_unknown() -> None:
 
 
 def test_ttft_survives_the_ledger_and_old_lines_still_load() -> None:
-    from evalkit.ledger import result_line
+    from evalkit.rundir.ledger import result_line
     from evalkit.types import Completion, Result
 
     r = Result("s1", "m", 0, Completion("x", latency_s=1.0, ttft_s=0.25), {}, "k")
@@ -712,7 +712,7 @@ def test_user_price_file_prices_the_run_and_the_report(
 def test_batch_models_are_projected_at_the_batch_price(
     tmp_path: Path, cfg: dict[str, Any], options: dict[str, Any], expected: tuple[float, float, str]
 ) -> None:
-    from evalkit.aggregate import aggregate
+    from evalkit.analysis.aggregate import aggregate
     from evalkit.report.economics_view import run_economics
 
     run = _econ_run(

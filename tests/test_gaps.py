@@ -1,12 +1,12 @@
-"""evalkit.gaps: the closed x open matrix, the best-closed rows and their Holm correction."""
+"""evalkit.analysis.gaps: the closed x open matrix, the best-closed rows and their Holm correction."""
 
 from __future__ import annotations
 
 import pytest
 
-from evalkit.gaps import best_closed_rows, gap_matrix, pick_best_closed
+from evalkit.analysis.gaps import best_closed_rows, gap_matrix, pick_best_closed
+from evalkit.analysis.summary import ModelInfo, ModelSummary, ScoreStat, UsageStat
 from evalkit.stats import holm
-from evalkit.summary import ModelInfo, ModelSummary, ScoreStat, UsageStat
 
 CELLS = {
     # sample s0..s3 (s0, s1 in slice type=a; s2, s3 in type=b), one epoch; c2 never answered s3

@@ -1,4 +1,4 @@
-"""evalkit.gate: each rule's verdict, the three outcomes and the exit code they map to."""
+"""evalkit.analysis.gate: each rule's verdict, the three outcomes and the exit code they map to."""
 
 from __future__ import annotations
 
@@ -9,11 +9,8 @@ from typing import Any
 import pytest
 from _runfolder import manifest, res, write_run
 
-from evalkit.aggregate import aggregate
-from evalkit.cli import main
-from evalkit.config.schema import GateConfig
-from evalkit.errors import ExitCode, RunDirError
-from evalkit.gate import (
+from evalkit.analysis.aggregate import aggregate
+from evalkit.analysis.gate import (
     Overall,
     RuleStatus,
     classify_gap,
@@ -22,6 +19,9 @@ from evalkit.gate import (
     gate_config_from_manifest,
     gate_exit_code,
 )
+from evalkit.cli import main
+from evalkit.config.schema import GateConfig
+from evalkit.errors import ExitCode, RunDirError
 from evalkit.types import ErrorKind
 
 N = 200
@@ -361,7 +361,7 @@ def test_inconclusive_advice_and_report_sentence_name_the_same_open_model(tmp_pa
     """Two inconclusive candidates at max_gap 0.03: llama's gap interval has the lower upper bound
     (0.045 vs 0.12), mist needs fewer examples to decide (its gap, 0.08, is far from the margin).
     The gate's advice and the report's verdict sentence must both name llama (closest_candidate)."""
-    from evalkit.gate import closest_candidate
+    from evalkit.analysis.gate import closest_candidate
     from evalkit.report.verdict import task_verdict
 
     values = {
@@ -403,7 +403,7 @@ def test_inconclusive_advice_and_report_sentence_name_the_same_open_model(tmp_pa
 def test_closest_candidate_rule(
     rules: list[tuple[str, str, float, int | None]], expected: str | None
 ) -> None:
-    from evalkit.gate import RuleVerdict, closest_candidate
+    from evalkit.analysis.gate import RuleVerdict, closest_candidate
 
     verdicts = [
         RuleVerdict(f"max_gap {c}", RuleStatus(st), 0.0, 0.03, "why", c, "advice", n, up)

@@ -1,4 +1,4 @@
-"""evalkit.ledger: reading run.json and samples.jsonl defensively, appending, resume cells."""
+"""evalkit.rundir.ledger: reading run.json and samples.jsonl defensively, appending, resume cells."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from _runfolder import res, write_run
 
 from evalkit.errors import RunDirError
-from evalkit.ledger import LedgerWriter, done_cells, iter_results, read_manifest
+from evalkit.rundir.ledger import LedgerWriter, done_cells, iter_results, read_manifest
 from evalkit.types import ErrorKind
 
 

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from evalkit.cli import main
-from evalkit.shard import shard_index
+from evalkit.rundir.shard import shard_index
 from evalkit.testing import Rule, TestServer
 
 N = 120

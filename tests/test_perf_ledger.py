@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.ledger import LedgerWriter, iter_results, result_line
+from evalkit.rundir.ledger import LedgerWriter, iter_results, result_line
 from evalkit.types import Completion, ErrorInfo, ErrorKind, Result, Score
 
 

@@ -186,7 +186,7 @@ def test_kill_9_of_the_run_ends_its_workers_and_resume_completes(make_suite, res
             workers = _children(proc.pid) or workers
             time.sleep(0.02)
         workers = _children(proc.pid) or workers
-        # two workers and the report process (evalkit.report_process): none may outlive the run
+        # two workers and the report process (evalkit.report.process): none may outlive the run
         assert len(workers) == 3, "the run did not start two workers and its report process"
         proc.send_signal(signal.SIGKILL)
         proc.wait()

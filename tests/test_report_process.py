@@ -15,7 +15,7 @@ import pytest
 
 import evalkit.report
 from evalkit.cli import main
-from evalkit.report_process import ReportProcess
+from evalkit.report.process import ReportProcess
 from evalkit.testing import TestServer
 from tests.test_perf_pool import N, _answer, _suite
 
@@ -112,7 +112,7 @@ def test_a_report_process_given_a_broken_run_folder_says_so(tmp_path):
 def test_the_report_process_does_not_outlive_a_killed_run(tmp_path):
     script = (
         "import os, signal, sys\n"
-        "from evalkit.report_process import ReportProcess\n"
+        "from evalkit.report.process import ReportProcess\n"
         "p = ReportProcess.start()\n"
         "print(p.pid, flush=True)\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"

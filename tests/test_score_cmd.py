@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from evalkit.cli.score import run_score
 from evalkit.errors import ConfigError, DataError, EvalkitError, ExitCode
-from evalkit.score_cmd import run_score
 
 LABELS = str(
     Path(__file__).resolve().parents[1] / "suites" / "data" / "banking77_labels.json"

@@ -16,7 +16,7 @@ import pytest
 
 from evalkit.cli import main
 from evalkit.errors import ConfigError
-from evalkit.shard import Shard, parse_shard, shard_index
+from evalkit.rundir.shard import Shard, parse_shard, shard_index
 from evalkit.testing import TestServer
 
 IDS = [f"banking77-test-{i:05d}" for i in range(20_000)]
@@ -64,7 +64,7 @@ def test_assignment_does_not_depend_on_row_order() -> None:
 
 def test_assignment_is_the_same_in_processes_with_other_hash_seeds() -> None:
     code = (
-        "import json,sys; from evalkit.shard import shard_index; "
+        "import json,sys; from evalkit.rundir.shard import shard_index; "
         "print(json.dumps([shard_index(f'id-{i}', 4) for i in range(500)]))"
     )
     results = []

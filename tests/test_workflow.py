@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 import yaml
 
-from evalkit.aggregate import summarize_run
-from evalkit.gate import evaluate_gate, gate_config_from_manifest, gate_exit_code
-from evalkit.ledger import read_manifest
+from evalkit.analysis.aggregate import summarize_run
+from evalkit.analysis.gate import evaluate_gate, gate_config_from_manifest, gate_exit_code
+from evalkit.rundir.ledger import read_manifest
 from evalkit.testing import TestServer
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -24,7 +24,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from evalkit.batch.state import BatchState
 from evalkit.budget import Budget
 from evalkit.cache import ResponseCache, request_key
 from evalkit.config.catalog import BATCH_PROVIDERS, key_var
@@ -32,7 +31,6 @@ from evalkit.config.prompt import Renderer
 from evalkit.economics import ApiPrice
 from evalkit.errors import ConfigError, InfrastructureError
 from evalkit.fanout import FanOut
-from evalkit.ledger import LedgerWriter, done_cells, result_line
 from evalkit.plan import ModelPlan, Work
 from evalkit.progress import RunProgress
 from evalkit.providers.batch.anthropic_batch import AnthropicBatches
@@ -44,6 +42,8 @@ from evalkit.providers.batch.types import BatchJob, BatchLine, LineResult, Poll
 from evalkit.providers.litellm import classify
 from evalkit.providers.pricing import batch_price
 from evalkit.providers.retry import is_retryable
+from evalkit.rundir.batches import BatchState
+from evalkit.rundir.ledger import LedgerWriter, done_cells, result_line
 from evalkit.types import ErrorKind, Request, Sample
 
 __all__ = ["DEFAULT_POLL_S", "BatchClient", "BatchRun", "poll_interval", "uses_batch"]

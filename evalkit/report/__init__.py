@@ -8,7 +8,7 @@ closed x open matrix: :mod:`evalkit.report.gaps_json`), ``scorer_metrics.json``
 ``summary.md`` (:mod:`evalkit.report.markdown`, also appended to ``$GITHUB_STEP_SUMMARY`` when
 set) and ``junit.xml`` (:mod:`evalkit.report.junit`); then the results folder's ``index.html``
 (:mod:`evalkit.report.index`). One writer per format; each reads the same
-:class:`~evalkit.summary.RunSummary`. Every file is described in docs/reports.md.
+:class:`~evalkit.analysis.summary.RunSummary`. Every file is described in docs/reports.md.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalkit._util.io import atomic_write_text
-from evalkit.aggregate import build_aggregator
+from evalkit.analysis.aggregate import build_aggregator
+from evalkit.analysis.gate import GateOutcome, evaluate_gate, gate_config_from_manifest
+from evalkit.analysis.summary import RunSummary
 from evalkit.economics import Economics
 from evalkit.errors import RunDirError
-from evalkit.gate import GateOutcome, evaluate_gate, gate_config_from_manifest
-from evalkit.ledger import read_manifest
 from evalkit.report.csv import write_gaps_csv, write_summary_csv
 from evalkit.report.economics_view import run_economics
 from evalkit.report.examples import DEFAULT_LIMIT, Example, collect_examples, pick_cells
@@ -34,7 +34,7 @@ from evalkit.report.markdown import append_step_summary, render_markdown
 from evalkit.report.metrics_json import write_scorer_metrics
 from evalkit.report.samples_csv import SamplesCsv
 from evalkit.report.summary_json import write_summary_json
-from evalkit.summary import RunSummary
+from evalkit.rundir.ledger import read_manifest
 from evalkit.types import Result
 
 __all__ = ["ReportData", "load_report_data", "write_report"]

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from evalkit.analysis.summary import GapSummary
 from evalkit.report.verdict import ModelRow
-from evalkit.summary import GapSummary
 
 __all__ = ["scatter_chart", "slice_chart"]
 

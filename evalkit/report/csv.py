@@ -75,9 +75,9 @@ from typing import Any
 import pandas as pd
 
 from evalkit._util.io import atomic_open
+from evalkit.analysis.summary import GapSummary, ModelSummary, RunSummary
 from evalkit.scorers.metrics import response_format_of
 from evalkit.stats import SampleSizePlan, plan_sample_size
-from evalkit.summary import GapSummary, ModelSummary, RunSummary
 
 __all__ = [
     "GAPS_COLUMNS",

@@ -2,7 +2,7 @@
 
 :func:`run_economics` reads what :func:`evalkit.economics.compute_economics` needs from run.json
 (``suite_config``: each model's ``price``, ``self_hosted``, ``batch`` and the suite's ``volume``),
-the run's measured tokens per request and gate-scorer scores (:class:`~evalkit.summary.RunSummary`),
+the run's measured tokens per request and gate-scorer scores (:class:`~evalkit.analysis.summary.RunSummary`),
 the user price file (:mod:`evalkit.providers.pricing`) and LiteLLM's local price map (only for API models
 neither of those prices). :func:`economics_dict` is summary.json's ``economics`` object;
 :func:`money_lines` are the verdict lines that put the gap and the money side by side.
@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from evalkit.analysis.summary import ALL, ModelSummary, RunSummary
 from evalkit.config.catalog import BATCH_PROVIDERS, LOCAL_PROVIDER
 from evalkit.economics import (
     TABLE_TOKENS_PER_MONTH,
@@ -27,7 +28,6 @@ from evalkit.economics import (
     Volume,
     compute_economics,
 )
-from evalkit.summary import ALL, ModelSummary, RunSummary
 
 __all__ = [
     "display_rows",

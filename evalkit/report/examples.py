@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evalkit.ledger import iter_results
+from evalkit.rundir.ledger import iter_results
 
 __all__ = [
     "DEFAULT_LIMIT",

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from evalkit._util.io import atomic_write_text
+from evalkit.analysis.summary import ALL, GapSummary, RunSummary
 from evalkit.report.csv import gap_plan, gap_row
 from evalkit.stats import MIN_RELIABLE_N
-from evalkit.summary import ALL, GapSummary, RunSummary
 
 __all__ = ["FORMAT", "gaps_document", "write_gaps_json"]
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from evalkit._util.io import atomic_write_bytes
-from evalkit.gate import GateOutcome, Overall, RuleStatus, format_gate
+from evalkit.analysis.gate import GateOutcome, Overall, RuleStatus, format_gate
+from evalkit.analysis.summary import RunSummary
 from evalkit.report.verdict import task_verdict
-from evalkit.summary import RunSummary
 
 __all__ = ["render_junit", "write_junit", "xml_text"]
 

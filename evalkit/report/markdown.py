@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from evalkit.analysis.gate import GateOutcome
+from evalkit.analysis.summary import ALL, RunSummary
 from evalkit.economics import Economics
-from evalkit.gate import GateOutcome
 from evalkit.report.economics_view import economics_markdown, money_lines
 from evalkit.report.verdict import cost_per_1k, gap_verdict, task_verdict
-from evalkit.summary import ALL, RunSummary
 
 __all__ = ["MAX_BYTES", "STEP_SUMMARY_ENV", "append_step_summary", "md_escape", "render_markdown", "truncate"]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from evalkit._util.io import atomic_write_text
+from evalkit.analysis.summary import RunSummary
 from evalkit.scorers.metrics import response_format_of
-from evalkit.summary import RunSummary
 
 __all__ = ["FORMAT", "scorer_metrics_document", "write_scorer_metrics"]
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import pandas as pd
 
-from evalkit.ledger import iter_results, read_manifest
 from evalkit.report.csv import neutralise
+from evalkit.rundir.ledger import iter_results, read_manifest
 from evalkit.types import Result
 
 SAMPLES_CSV = "samples.csv"

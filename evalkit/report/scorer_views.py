@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from evalkit.analysis.summary import ModelSummary, RunSummary
 from evalkit.scorers.metrics import INVALID, response_format_of, top_confusions
-from evalkit.summary import ModelSummary, RunSummary
 
 __all__ = [
     "FULL_MATRIX_MAX",

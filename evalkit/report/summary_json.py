@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from evalkit._util.io import atomic_write_text
+from evalkit.analysis.gate import GateOutcome, gate_exit_code, verdict_text
+from evalkit.analysis.summary import GapSummary, ModelSummary, RunSummary
 from evalkit.economics import Economics
-from evalkit.gate import GateOutcome, gate_exit_code, verdict_text
 from evalkit.report.economics_view import economics_dict, money_lines
 from evalkit.report.verdict import cost_per_1k, finite, gap_verdict, task_verdict
-from evalkit.summary import GapSummary, ModelSummary, RunSummary
 
 __all__ = ["FORMAT", "summary_dict", "write_summary_json"]
 

@@ -11,8 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from evalkit.gate import GateOutcome, Overall, RuleStatus, classify_gap, gate_exit_code
-from evalkit.summary import ALL, GapSummary, ModelSummary, RunSummary
+from evalkit.analysis.gate import GateOutcome, Overall, RuleStatus, classify_gap, gate_exit_code
+from evalkit.analysis.summary import ALL, GapSummary, ModelSummary, RunSummary
 
 __all__ = [
     "ModelRow",
@@ -60,7 +60,7 @@ class TaskVerdict:
     sentence: str
     gap: GapSummary | None
     """The gap the sentence names (gate scorer, slice all): the chosen model when migrating, the one
-    the gate's advice names when inconclusive (:func:`evalkit.gate.closest_candidate`), else the open
+    the gate's advice names when inconclusive (:func:`evalkit.analysis.gate.closest_candidate`), else the open
     model with the lowest gap upper bound."""
     exit_code: int | None
 

@@ -1,6 +1,6 @@
 """The aggregate of a run, as typed values: what the CSV, HTML and gate stages all read.
 
-:func:`evalkit.aggregate.aggregate` builds one :class:`RunSummary` from the run folder. Nothing
+:func:`evalkit.analysis.aggregate.aggregate` builds one :class:`RunSummary` from the run folder. Nothing
 here holds a whole result; a summary is small whatever the size of the ledger.
 """
 

@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from evalkit.analysis.summary import ALL, GapSummary, ModelSummary
 from evalkit.stats import holm, paired_gap
-from evalkit.summary import ALL, GapSummary, ModelSummary
 
 __all__ = ["CellValues", "best_closed_rows", "gap_matrix", "pick_best_closed"]
 

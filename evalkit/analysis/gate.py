@@ -1,4 +1,4 @@
-"""The migration decision: pure rules over a :class:`~evalkit.summary.RunSummary` -> one of three
+"""The migration decision: pure rules over a :class:`~evalkit.analysis.summary.RunSummary` -> one of three
 outcomes and an exit code (docs/statistics.md, "The gate").
 
 Rules (``gate:`` in the suite, :class:`evalkit.config.schema.GateConfig`) read the gate scorer
@@ -45,10 +45,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from evalkit.analysis.summary import ALL, GapSummary, ModelSummary, RunSummary
 from evalkit.config.schema import GateConfig
 from evalkit.errors import ExitCode, RunDirError
 from evalkit.stats import MIN_RELIABLE_N, plan_sample_size
-from evalkit.summary import ALL, GapSummary, ModelSummary, RunSummary
 from evalkit.types import Group
 
 __all__ = [

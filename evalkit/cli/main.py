@@ -197,7 +197,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if cmd == "merge":
         return _merge(args)
     if cmd == "batch":
-        from evalkit.batch.status import batch_status
+        from evalkit.cli.batch_status import batch_status
 
         print(batch_status(args.run_dir))
         return ExitCode.OK
@@ -213,7 +213,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"{name:<16} {spec.help}")
         return ExitCode.OK
     if cmd == "score":
-        from evalkit.score_cmd import run_score
+        from evalkit.cli.score import run_score
 
         return run_score(args.scorer, args.args, args.input, sys.stdout, sys.stderr)
     if cmd == "local":
@@ -226,8 +226,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from evalkit.config.load import load_suite
     from evalkit.errors import ConfigError
+    from evalkit.rundir.shard import parse_shard
     from evalkit.runner import Runner, RunOptions, resume
-    from evalkit.shard import parse_shard
 
     shard = parse_shard(args.shard) if args.shard is not None else None
     if args.poll_interval is not None:
@@ -281,7 +281,7 @@ def _run(args: argparse.Namespace) -> int:
 def _merge(args: argparse.Namespace) -> int:
     """Combine shard run folders; exit 2 when they are not shards of one run, 0 when merged (a
     partial merge is 0 too, with a warning; its gate says the run is partial)."""
-    from evalkit.merge import merge_runs
+    from evalkit.rundir.merge import merge_runs
 
     outcome = merge_runs(args.run_dirs, output=args.output, echo=_out)
     _out(outcome.message)
@@ -332,9 +332,9 @@ def _validate(suite_arg: str) -> int:
 def _gate(run_dir: Path) -> int:
     """One line per rule, then the verdict: exit 0 migrate, 1 stay, 3 cannot decide, 4 inconclusive
     (0 with a warning line when the suite sets ``gate.inconclusive: pass``)."""
-    from evalkit.aggregate import summarize_run
-    from evalkit.gate import evaluate_gate, format_gate, gate_config_from_manifest, gate_exit_code
-    from evalkit.ledger import read_manifest
+    from evalkit.analysis.aggregate import summarize_run
+    from evalkit.analysis.gate import evaluate_gate, format_gate, gate_config_from_manifest, gate_exit_code
+    from evalkit.rundir.ledger import read_manifest
 
     config = gate_config_from_manifest(read_manifest(run_dir))
     outcome = evaluate_gate(summarize_run(run_dir), config)
@@ -344,7 +344,7 @@ def _gate(run_dir: Path) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     """The cross-task table; exit 2 when two runs of one task are not comparable."""
-    from evalkit.compare import compare_runs, format_table, write_compare
+    from evalkit.analysis.compare import compare_runs, format_table, write_compare
 
     table = compare_runs(args.run_dirs)
     print(format_table(table))

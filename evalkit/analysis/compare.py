@@ -27,9 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from evalkit._util.io import atomic_write_text
-from evalkit.aggregate import Aggregator
-from evalkit.errors import RunDirError
-from evalkit.gate import (
+from evalkit.analysis.aggregate import Aggregator
+from evalkit.analysis.gate import (
     GateOutcome,
     Overall,
     evaluate_gate,
@@ -37,10 +36,11 @@ from evalkit.gate import (
     gate_exit_code,
     verdict_text,
 )
-from evalkit.ledger import iter_results, read_manifest
+from evalkit.analysis.summary import ALL, RunSummary
+from evalkit.errors import RunDirError
 from evalkit.report.csv import neutralise
+from evalkit.rundir.ledger import iter_results, read_manifest
 from evalkit.stats import holm
-from evalkit.summary import ALL, RunSummary
 
 __all__ = [
     "COMPARE_COLUMNS",

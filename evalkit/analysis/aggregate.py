@@ -1,9 +1,9 @@
-"""One streaming pass over the ledger into a :class:`~evalkit.summary.RunSummary`.
+"""One streaming pass over the ledger into a :class:`~evalkit.analysis.summary.RunSummary`.
 
 Per model x scorer (and per model x tag slice ``name=value``): n, mean and interval (Wilson for
 0/1 scores, bootstrap otherwise, a cluster bootstrap over examples when there are several epochs),
 the flip rate across epochs, errors, tokens, cost and latency. Then the paired gaps
-(:mod:`evalkit.gaps`): every closed minus every open model (the matrix), and the best closed
+(:mod:`evalkit.analysis.gaps`): every closed minus every open model (the matrix), and the best closed
 model (highest mean on the gate scorer over the whole run) minus each open model, per scorer and
 slice, on the cells ``(sample_id, epoch)`` both have a value for, Holm-corrected per scorer.
 Statistics (docs/statistics.md): :mod:`evalkit.stats`; the confidence is run.json
@@ -34,14 +34,22 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from evalkit.analysis.gaps import best_closed_rows, gap_matrix, pick_best_closed
+from evalkit.analysis.summary import (
+    ALL,
+    GapSummary,
+    ModelInfo,
+    ModelSummary,
+    RunSummary,
+    ScoreStat,
+    UsageStat,
+)
+from evalkit.analysis.usage import UsageAccumulator
 from evalkit.errors import RunDirError
-from evalkit.gaps import best_closed_rows, gap_matrix, pick_best_closed
-from evalkit.ledger import iter_results, read_manifest
+from evalkit.rundir.ledger import iter_results, read_manifest
 from evalkit.scorers.metrics import Accumulator, make_accumulator, structured_output_check
 from evalkit.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED, flip_rate, mean_interval
-from evalkit.summary import ALL, GapSummary, ModelInfo, ModelSummary, RunSummary, ScoreStat, UsageStat
 from evalkit.types import Result
-from evalkit.usage import UsageAccumulator
 
 __all__ = [
     "Aggregator",

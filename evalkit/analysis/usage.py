@@ -11,8 +11,8 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
+from evalkit.analysis.summary import UsageStat
 from evalkit.stats import quantiles
-from evalkit.summary import UsageStat
 from evalkit.types import Result
 
 __all__ = ["UsageAccumulator"]

@@ -6,7 +6,7 @@ first 8 bytes (big-endian) of the SHA-256 of its id in UTF-8: the rule depends o
 id and ``n`` — not the row order, the Python hash seed or the machine — so the ``n`` shards are
 disjoint and together cover every sample. A sample goes to its shard with every model and every
 epoch, so each shard's report pairs the closed and open models on the same examples (a random
-1/n subsample of the suite). ``evalkit merge`` (:mod:`evalkit.merge`) combines the shard folders.
+1/n subsample of the suite). ``evalkit merge`` (:mod:`evalkit.rundir.merge`) combines the shard folders.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ The merged folder gets a new run id, ``merged_from`` (where each part came from)
 else ``partial`` with a warning naming how many cells each model misses. Its report is written by
 :func:`evalkit.report.write_report`, exactly as ``evalkit report`` would, so a merged run has the
 same summary.json, summary.csv and gaps.csv as the unsharded run (bar run id, times and paths).
-Corrupt ledger lines are reported as :func:`evalkit.ledger.iter_results` reports them, and skipped.
+Corrupt ledger lines are reported as :func:`evalkit.rundir.ledger.iter_results` reports them, and skipped.
 Two passes over the ledgers keep only a small tuple per cell in memory, never a result.
 """
 
@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import RunDirError
-from evalkit.ledger import Cell, LedgerWriter, iter_results, read_manifest
-from evalkit.shard import SHARD_RULE, Shard
+from evalkit.rundir.ledger import Cell, LedgerWriter, iter_results, read_manifest
+from evalkit.rundir.shard import SHARD_RULE, Shard
 from evalkit.types import Result
 
 __all__ = ["MergeOutcome", "merge_runs"]

@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from evalkit.batch.state import STATE_NAME, BatchState
 from evalkit.errors import RunDirError
-from evalkit.ledger import read_manifest
+from evalkit.rundir.batches import STATE_NAME, BatchState
+from evalkit.rundir.ledger import read_manifest
 
 __all__ = ["batch_status"]
 
