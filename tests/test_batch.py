@@ -31,7 +31,7 @@ from evalkit.providers.batch.split import Limits, limits_for, split
 from evalkit.providers.batch.types import BatchLine
 from evalkit.providers.pricing import batch_price
 from evalkit.rundir.batches import BatchState
-from evalkit.testing import Rule, TestServer
+from evalkit.testing.server import Rule, TestServer
 from evalkit.types import ErrorKind
 
 N = 6

@@ -418,7 +418,7 @@ def test_bad_economics_keys_are_one_line(make_suite: Any, override: dict[str, An
 def test_ttft_over_http_streaming(api: str) -> None:
     from evalkit.economics import ApiPrice
     from evalkit.providers.litellm import Call, attempt
-    from evalkit.testing import Rule, TestServer
+    from evalkit.testing.server import Rule, TestServer
 
     with TestServer() as srv:
         srv.add_rule(Rule(reply="one two three four five", latency=0.3, chunk_delay=0.08))
@@ -447,7 +447,7 @@ def test_ttft_over_http_streaming(api: str) -> None:
 def test_stream_without_usage_leaves_tokens_unknown() -> None:
     from evalkit.economics import ApiPrice
     from evalkit.providers.litellm import Call, attempt
-    from evalkit.testing import Rule, TestServer
+    from evalkit.testing.server import Rule, TestServer
 
     with TestServer() as srv:
         srv.add_rule(Rule(reply="a b"))
@@ -592,7 +592,7 @@ def test_streamed_run_end_to_end_records_ttft_and_projects_cost(
     """``evalkit run`` with ``stream: true`` over real HTTP: ttft in the ledger and summary.json,
     the suite's volume and self_hosted in the Economics."""
     from evalkit.cli import main
-    from evalkit.testing import Rule, TestServer
+    from evalkit.testing.server import Rule, TestServer
 
     rows = [{"id": f"s{i}", "input": f"question {i}", "expected": "yes"} for i in range(6)]
     with TestServer() as srv:
@@ -659,7 +659,7 @@ def test_user_price_file_prices_the_run_and_the_report(
     """A model LiteLLM does not know, priced by the user price file: the ledger's cost and the
     Economics both use it; a broken file stops the run with one line and exit 2."""
     from evalkit.cli import main
-    from evalkit.testing import Rule, TestServer
+    from evalkit.testing.server import Rule, TestServer
 
     prices = tmp_path / "prices.yaml"
     prices.write_text("openai/house-model: {input_per_mtok: 2, output_per_mtok: 10}\n")

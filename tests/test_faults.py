@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from evalkit.cli import main
-from evalkit.testing import Rule, TestServer
+from evalkit.testing.server import Rule, TestServer
 
 FAULTS: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     # id, api, rule (applied to the sample "question 1"), expected {requests, kind, text, ...}

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from evalkit.cli import main
-from evalkit.testing import Rule, TestServer
+from evalkit.testing.server import Rule, TestServer
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
 UPDATE = os.environ.get("EVALKIT_UPDATE_GOLDEN") == "1"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.testing import TestServer
+from evalkit.testing.server import TestServer
 
 pytestmark = pytest.mark.slow
 N, EPOCHS, KILLS = 40, 2, 20

@@ -24,7 +24,7 @@ import yaml
 
 from evalkit.cli import main
 from evalkit.rundir.shard import shard_index
-from evalkit.testing import Rule, TestServer
+from evalkit.testing.server import Rule, TestServer
 
 N = 120
 SHARDS = 4

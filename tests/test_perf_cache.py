@@ -13,7 +13,7 @@ import pytest
 from evalkit.cache import BATCH, KeyMaker, ResponseCache, request_key
 from evalkit.cli import main
 from evalkit.config.prompt import Renderer
-from evalkit.testing import TestServer
+from evalkit.testing.server import TestServer
 from evalkit.types import Completion, Request
 
 BASE = Request(

@@ -12,7 +12,7 @@ from evalkit.providers import retry as providers
 from evalkit.providers.limiter import AdaptiveLimiter
 from evalkit.providers.litellm import Attempt, Call, Send
 from evalkit.providers.retry import RetryPolicy, complete
-from evalkit.testing import TestServer
+from evalkit.testing.server import TestServer
 from evalkit.types import Completion, ErrorInfo, ErrorKind, Request
 
 

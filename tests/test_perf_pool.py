@@ -21,7 +21,7 @@ from evalkit.cli import main
 from evalkit.providers.litellm import Call
 from evalkit.providers.pool import MAX_WORKERS, WorkerPool, pool_size
 from evalkit.providers.retry import RetryPolicy, complete
-from evalkit.testing import TestServer
+from evalkit.testing.server import TestServer
 from evalkit.types import Request
 
 N = 24

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from evalkit.cli import main
-from evalkit.testing import TestServer
+from evalkit.testing.server import TestServer
 
 ROOT = Path(__file__).resolve().parents[1]
 N = 24

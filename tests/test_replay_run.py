@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from evalkit.cli import main
-from evalkit.testing import TestServer
+from evalkit.testing.server import TestServer
 
 N = 30
 ROWS = [{"id": f"s{i}", "input": f"question {i}", "expected": "yes" if i % 2 else "no"} for i in range(N)]

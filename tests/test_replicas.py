@@ -24,7 +24,7 @@ from evalkit.plan import plan_models
 from evalkit.providers.doctor import check_endpoints, check_model
 from evalkit.providers.litellm import Attempt, Call
 from evalkit.providers.replicas import ReplicaSet, identity_base
-from evalkit.testing import Rule, TestServer
+from evalkit.testing.server import Rule, TestServer
 from evalkit.types import ErrorInfo, ErrorKind
 
 N = 60

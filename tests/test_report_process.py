@@ -16,7 +16,7 @@ import pytest
 import evalkit.report
 from evalkit.cli import main
 from evalkit.report.process import ReportProcess
-from evalkit.testing import TestServer
+from evalkit.testing.server import TestServer
 from tests.test_perf_pool import N, _answer, _suite
 
 REPORT_FILES = ("summary.json", "summary.csv", "gaps.csv", "samples.csv", "junit.xml", "summary.md")

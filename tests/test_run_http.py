@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from evalkit.cli import main
-from evalkit.testing import Rule, TestServer
+from evalkit.testing.server import Rule, TestServer
 
 N = 30
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from evalkit.testing import Rule, TestServer
+from evalkit.testing.server import Rule, TestServer
 
 CANARY = "sk-canary-7f3a9c1e5b2d4f6a8c0e"
 WRONG = "sk-canary-wrong-0a1b2c3d4e5f"

@@ -17,7 +17,7 @@ import pytest
 from evalkit.cli import main
 from evalkit.errors import ConfigError
 from evalkit.rundir.shard import Shard, parse_shard, shard_index
-from evalkit.testing import TestServer
+from evalkit.testing.server import TestServer
 
 IDS = [f"banking77-test-{i:05d}" for i in range(20_000)]
 

@@ -18,7 +18,7 @@ import openai
 import pytest
 
 import evalkit.testing.stats as ts
-from evalkit.testing import Rule, TestServer
+from evalkit.testing.server import Rule, TestServer
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 

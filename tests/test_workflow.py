@@ -25,7 +25,7 @@ import yaml
 from evalkit.analysis.aggregate import summarize_run
 from evalkit.analysis.gate import evaluate_gate, gate_config_from_manifest, gate_exit_code
 from evalkit.rundir.ledger import read_manifest
-from evalkit.testing import TestServer
+from evalkit.testing.server import TestServer
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "evalkit.yml"

@@ -1,5 +1,9 @@
 """A fake LLM provider on 127.0.0.1, for offline tests and smoke runs.
 
+``evalkit.testing`` is for tests, benchmarks and smoke runs only: the product never imports it (the
+layering contracts of ``make lint`` check that), and it needs the ``testing`` extra (aiohttp).
+``python -m evalkit.testing --port 8000`` serves it from the command line.
+
 It is a real HTTP server (aiohttp) that answers like OpenAI's chat completions and
 Anthropic's messages APIs, can be scripted to misbehave, and counts what it received::
 
