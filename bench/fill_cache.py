@@ -1,6 +1,6 @@
 """Fill the response cache for a suite without sending anything, to benchmark a cached re-run.
 
-Computes every cell's key exactly as a run does (:func:`evalkit.plan.scan`'s keys) and stores a
+Computes every cell's key exactly as a run does (:func:`evalkit.run.plan.scan`'s keys) and stores a
 plausible answer for it, in one transaction. ``python bench/fill_cache.py SUITE`` (the cache is
 ``$EVALKIT_CACHE_DIR``).
 """
@@ -11,11 +11,11 @@ import json
 import sys
 from pathlib import Path
 
-from evalkit.cache import KeyMaker, ResponseCache
+from evalkit.run.cache import KeyMaker, ResponseCache
 from evalkit.config.dataset import load_dataset
 from evalkit.config.load import load_suite
 from evalkit.config.prompt import Renderer
-from evalkit.plan import plan_models
+from evalkit.run.plan import plan_models
 from evalkit.types import Completion
 
 

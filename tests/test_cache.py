@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.cache import ResponseCache, request_key
+from evalkit.run.cache import ResponseCache, request_key
 from evalkit.types import Completion, ErrorInfo, ErrorKind, Request
 
 BASE = Request(

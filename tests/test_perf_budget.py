@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from evalkit.budget import Budget
+from evalkit.run.budget import Budget
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.cache import BATCH, KeyMaker, ResponseCache, request_key
+from evalkit.run.cache import BATCH, KeyMaker, ResponseCache, request_key
 from evalkit.cli import main
 from evalkit.config.prompt import Renderer
 from evalkit.testing.server import TestServer

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from evalkit.errors import ConfigError
-from evalkit.replay import load_replay
+from evalkit.run.recorded import load_replay
 
 IDS = ["a", "b", "c"]
 

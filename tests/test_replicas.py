@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 import yaml
 
-from evalkit.cache import KeyMaker
+from evalkit.run.cache import KeyMaker
 from evalkit.cli import main
 from evalkit.config.load import load_suite
 from evalkit.config.schema import ModelConfig
 from evalkit.errors import ConfigError
-from evalkit.plan import plan_models
+from evalkit.run.plan import plan_models
 from evalkit.providers.doctor import check_endpoints, check_model
 from evalkit.providers.litellm import Attempt, Call
 from evalkit.providers.replicas import ReplicaSet, identity_base

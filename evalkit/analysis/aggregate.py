@@ -30,7 +30,6 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +44,10 @@ from evalkit.analysis.summary import (
     UsageStat,
 )
 from evalkit.analysis.usage import UsageAccumulator
-from evalkit.errors import RunDirError
-from evalkit.rundir.ledger import iter_results, read_manifest
+from evalkit.rundir.ledger import iter_results
+from evalkit.rundir.manifest import ErrorPolicy, Manifest, read_manifest
 from evalkit.scorers.metrics import Accumulator, make_accumulator, structured_output_check
-from evalkit.stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED, flip_rate, mean_interval
+from evalkit.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, flip_rate, mean_interval
 from evalkit.types import Result
 
 __all__ = [
@@ -57,10 +56,6 @@ __all__ = [
     "ErrorPolicy",
     "aggregate",
     "build_aggregator",
-    "error_policy_from_manifest",
-    "gate_scorer_from_manifest",
-    "scorer_keys_from_manifest",
-    "scorer_specs_from_manifest",
     "summarize_run",
 ]
 
@@ -68,79 +63,18 @@ CellKey = tuple[str, int]
 """(sample_id, epoch): the unit two models are paired on."""
 
 
-class ErrorPolicy(StrEnum):
-    """How an errored cell enters the means and the pairing."""
-
-    COUNT_AS_WRONG = "count_as_wrong"
-    EXCLUDE = "exclude"
-
-
-def error_policy_from_manifest(manifest: Mapping[str, Any]) -> ErrorPolicy:
-    """``suite_config.errors`` of run.json, default ``count_as_wrong``; :class:`RunDirError` if unknown."""
-    cfg = manifest.get("suite_config") or {}
-    raw = cfg.get("errors") if isinstance(cfg, dict) else None
-    if raw is None:
-        return ErrorPolicy.COUNT_AS_WRONG
-    try:
-        return ErrorPolicy(raw)
-    except ValueError:
-        allowed = ", ".join(p.value for p in ErrorPolicy)
-        raise RunDirError(f"run.json: suite_config.errors is {raw!r}; expected one of {allowed}") from None
-
-
-def scorer_keys_from_manifest(manifest: Mapping[str, Any]) -> list[str]:
-    keys: list[str] = []
-    for s in manifest.get("scorers") or []:
-        key = s.get("key") or s.get("id") or s.get("name")
-        if isinstance(key, str) and key not in keys:
-            keys.append(key)
-    return keys
-
-
-def scorer_specs_from_manifest(manifest: Mapping[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
-    """Scorer key -> (family name, arguments), from run.json ``scorers``."""
-    specs: dict[str, tuple[str, dict[str, Any]]] = {}
-    for s in manifest.get("scorers") or []:
-        key = s.get("key") or s.get("id") or s.get("name")
-        if isinstance(key, str) and key not in specs:
-            name = s.get("name") if isinstance(s.get("name"), str) else key
-            args = s.get("args")
-            specs[key] = (name, dict(args) if isinstance(args, dict) else {})
-    return specs
-
-
-def gate_scorer_from_manifest(manifest: Mapping[str, Any], scorers: list[str]) -> str | None:
-    """run.json ``gate.scorer`` (or ``suite_config.gate.scorer``), else the first scorer."""
-    for gate in (manifest.get("gate"), (manifest.get("suite_config") or {}).get("gate")):
-        if isinstance(gate, dict) and isinstance(gate.get("scorer"), str):
-            return str(gate["scorer"])
-    return scorers[0] if scorers else None
-
-
-def confidence_from_manifest(manifest: Mapping[str, Any]) -> float:
-    """run.json ``gate.confidence`` (or ``suite_config.gate.confidence``), default 0.95."""
-    for gate in (manifest.get("gate"), (manifest.get("suite_config") or {}).get("gate")):
-        if isinstance(gate, dict) and isinstance(gate.get("confidence"), int | float):
-            value = float(gate["confidence"])
-            if not 0.5 < value < 1.0:
-                raise RunDirError(f"run.json: gate.confidence is {value}; expected between 0.5 and 1")
-            return value
-    return DEFAULT_CONFIDENCE
-
-
-def _model_infos(manifest: Mapping[str, Any]) -> dict[str, ModelInfo]:
-    out: dict[str, ModelInfo] = {}
-    for m in manifest.get("models") or []:
-        group = m.get("group")
-        out[m["name"]] = ModelInfo(
-            name=m["name"],
-            group=str(group) if group is not None else None,
-            status=str(m.get("status") or "ok"),
-            status_reason=m.get("status_reason"),
-            model=m.get("model"),
-            params=dict(m.get("params") or {}),
+def _model_infos(manifest: Manifest) -> dict[str, ModelInfo]:
+    return {
+        m.name: ModelInfo(
+            name=m.name,
+            group=m.group,
+            status=m.status or "ok",
+            status_reason=m.status_reason,
+            model=m.model,
+            params=m.params,
         )
-    return out
+        for m in manifest.models
+    }
 
 
 class Aggregator:
@@ -148,7 +82,7 @@ class Aggregator:
 
     def __init__(
         self,
-        manifest: Mapping[str, Any],
+        manifest: Manifest,
         *,
         error_policy: ErrorPolicy | str | None = None,
         seed: int = DEFAULT_SEED,
@@ -156,12 +90,12 @@ class Aggregator:
         confidence: float | None = None,
     ) -> None:
         self.manifest = manifest
-        self.policy = ErrorPolicy(error_policy) if error_policy else error_policy_from_manifest(manifest)
+        self.policy = ErrorPolicy(error_policy) if error_policy else manifest.error_policy
         self.seed, self.n_resamples = seed, n_resamples
-        self.confidence = confidence if confidence is not None else confidence_from_manifest(manifest)
+        self.confidence = confidence if confidence is not None else manifest.confidence
         self.models = _model_infos(manifest)
-        self.scorers = scorer_keys_from_manifest(manifest)
-        self._specs = scorer_specs_from_manifest(manifest)
+        self.scorers = manifest.scorer_keys
+        self._specs = {s.key: (s.name, s.args) for s in manifest.scorers}
         self._metrics: dict[tuple[str, str], Accumulator] = {}
         self.warnings: list[str] = []
         self._usage: dict[tuple[str, str], UsageAccumulator] = defaultdict(UsageAccumulator)
@@ -297,7 +231,7 @@ class Aggregator:
         for (model, scorer), k in sorted(self._bad_values.items()):
             warnings.append(f"{k} {scorer!r} verdicts of {model!r} are not finite numbers: left out")
 
-        gate_scorer = gate_scorer_from_manifest(self.manifest, self.scorers)
+        gate_scorer = self.manifest.gate_scorer
         if gate_scorer is not None and gate_scorer not in self.scorers:
             warnings.append(f"gate scorer {gate_scorer!r} is not one of the run's scorers")
             best_closed: str | None = None
@@ -309,12 +243,12 @@ class Aggregator:
         matrix = self._matrix(models, slices, all_slices) if best_closed else []
         gaps = best_closed_rows(matrix, best_closed) if best_closed else []
 
-        suite = self.manifest.get("suite") or {}
+        suite = self.manifest.suite
         return RunSummary(
-            suite=str(suite.get("name") or (self.manifest.get("suite_config") or {}).get("name") or ""),
-            suite_version=None if suite.get("version") is None else str(suite.get("version")),
-            run_id=self.manifest.get("run_id"),
-            status=str(self.manifest.get("status") or "unknown"),
+            suite=suite.name,
+            suite_version=suite.version,
+            run_id=self.manifest.run_id,
+            status=self.manifest.status,
             scorers=list(self.scorers),
             gate_scorer=gate_scorer,
             error_policy=self.policy.value,
@@ -333,9 +267,9 @@ class Aggregator:
         )
 
     def _epochs(self) -> int:
-        declared = self.manifest.get("epochs")
+        declared = self.manifest.epochs
         seen = 1 + max((e for cells in self._values.values() for (_s, e) in cells), default=0)
-        return max(declared, seen) if isinstance(declared, int) else seen
+        return max(declared, seen) if declared is not None else seen
 
     def _matrix(
         self, models: list[ModelSummary], slices: list[ModelSummary], all_slices: list[str]

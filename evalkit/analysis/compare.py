@@ -18,10 +18,9 @@ the highest mean on the gate scorer.
 
 from __future__ import annotations
 
-import copy
 import csv
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,8 @@ from evalkit.analysis.gate import (
 from evalkit.analysis.summary import ALL, RunSummary
 from evalkit.errors import RunDirError
 from evalkit.report.csv import neutralise
-from evalkit.rundir.ledger import iter_results, read_manifest
+from evalkit.rundir.ledger import iter_results
+from evalkit.rundir.manifest import Manifest, read_manifest
 from evalkit.stats import holm
 
 __all__ = [
@@ -73,7 +73,7 @@ COMPARE_COLUMNS = [
     "reason",
 ]
 
-Run = tuple[Path, dict[str, Any]]
+Run = tuple[Path, Manifest]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,17 +111,12 @@ class CompareTable:
         return sum(r.p_value is not None for r in self.rows)
 
 
-def _task_name(manifest: Mapping[str, Any]) -> str:
-    suite = manifest.get("suite") or {}
-    name = suite.get("name") or (manifest.get("suite_config") or {}).get("name")
-    return str(name) if name else "(unnamed)"
+def _task_name(manifest: Manifest) -> str:
+    return manifest.suite.name or "(unnamed)"
 
 
-def _fingerprint(manifest: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "dataset sha256": (manifest.get("dataset") or {}).get("sha256"),
-        "suite task_hash": (manifest.get("suite") or {}).get("task_hash"),
-    }
+def _fingerprint(manifest: Manifest) -> dict[str, Any]:
+    return {"dataset sha256": manifest.dataset.sha256, "suite task_hash": manifest.suite.task_hash}
 
 
 def _short(v: Any) -> str:
@@ -157,19 +152,19 @@ def load_tasks(run_dirs: Sequence[str | Path]) -> dict[str, list[Run]]:
 
 def _started(run: Run) -> tuple[str, str]:
     m = run[1]
-    return (str(m.get("started_at") or ""), str(m.get("run_id") or ""))
+    return (m.started_at or "", m.run_id or "")
 
 
 def _merge(runs: list[Run], notes: list[str]) -> tuple[RunSummary, GateOutcome]:
     """Pool the runs of one task (newest first owns a model) into a summary and its gate."""
     ordered = sorted(runs, key=_started, reverse=True)
     newest_path, newest = ordered[0]
-    merged = copy.deepcopy(newest)
+    merged = Manifest(newest.to_dict(), where=newest.where)
     owner: dict[str, Path] = {}
     models: list[dict[str, Any]] = []
     for path, manifest in ordered:
-        for m in manifest.get("models") or []:
-            name = m.get("name")
+        for m in manifest.models:
+            name = m.name
             if name in owner:
                 if len(runs) > 1 and path != owner[name]:
                     notes.append(
@@ -177,11 +172,10 @@ def _merge(runs: list[Run], notes: list[str]) -> tuple[RunSummary, GateOutcome]:
                     )
                 continue
             owner[name] = path
-            models.append(m)
-    merged["models"] = models
-    statuses = [str(m.get("status") or "unknown") for _p, m in ordered]
-    merged["status"] = next((st for st in statuses if st != "finished"), "finished")
-    if len(runs) > 1 and any((m.get("gate") or {}) != (newest.get("gate") or {}) for _p, m in ordered):
+            models.append(dict(m.raw))
+    statuses = [m.status for _p, m in ordered]
+    merged.update(models=models, status=next((st for st in statuses if st != "finished"), "finished"))
+    if len(runs) > 1 and any(m.gate != newest.gate for _p, m in ordered):
         notes.append(
             f"{_task_name(newest)}: the runs' gates differ; the newest run's gate ({newest_path}) is used"
         )

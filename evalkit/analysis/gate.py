@@ -41,13 +41,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 from pydantic import ValidationError
 
 from evalkit.analysis.summary import ALL, GapSummary, ModelSummary, RunSummary
 from evalkit.config.schema import GateConfig
 from evalkit.errors import ExitCode, RunDirError
+from evalkit.rundir.manifest import Manifest
 from evalkit.stats import MIN_RELIABLE_N, plan_sample_size
 from evalkit.types import Group
 
@@ -129,15 +129,11 @@ class GateOutcome:
         return gate_exit_code(self) is ExitCode.OK
 
 
-def gate_config_from_manifest(manifest: Mapping[str, Any]) -> GateConfig:
+def gate_config_from_manifest(manifest: Manifest) -> GateConfig:
     """The gate of a run: run.json ``gate``, else ``suite_config.gate``, else no rules."""
-    raw = manifest.get("gate")
-    if raw is None:
-        raw = (manifest.get("suite_config") or {}).get("gate")
-    if raw is not None and not isinstance(raw, dict):
-        raise RunDirError("run.json: gate must be an object")
+    raw = manifest.gate
     try:
-        return GateConfig.model_validate({k: v for k, v in (raw or {}).items() if v is not None})
+        return GateConfig.model_validate({k: v for k, v in raw.items() if v is not None})
     except ValidationError as exc:
         e = exc.errors()[0]
         loc = ".".join(str(p) for p in e["loc"]) or "(top level)"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from evalkit.errors import RunDirError
 from evalkit.rundir.batches import STATE_NAME, BatchState
-from evalkit.rundir.ledger import read_manifest
+from evalkit.rundir.manifest import read_manifest
 
 __all__ = ["batch_status"]
 
@@ -63,7 +63,7 @@ def batch_status(run_dir: Path) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     waiting = [j for j in state.jobs if j.status != "done"]
     n_wait = sum(len(j.requests) for j in waiting)
-    run_status = manifest.get("status", "?")
+    run_status = manifest.status
     lines.append("")
     lines.append(
         f"{len(state.jobs)} job(s), {len(waiting)} waiting ({n_wait} request(s)); the run is {run_status}"

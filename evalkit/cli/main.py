@@ -227,11 +227,11 @@ def _run(args: argparse.Namespace) -> int:
     from evalkit.config.load import load_suite
     from evalkit.errors import ConfigError
     from evalkit.rundir.shard import parse_shard
-    from evalkit.runner import Runner, RunOptions, resume
+    from evalkit.run.runner import Runner, RunOptions, resume
 
     shard = parse_shard(args.shard) if args.shard is not None else None
     if args.poll_interval is not None:
-        from evalkit.batch.run import poll_interval
+        from evalkit.run.batch import poll_interval
 
         poll_interval(args.poll_interval)  # a bad value fails here, before anything is sent
     if args.resume is not None:
@@ -281,9 +281,11 @@ def _run(args: argparse.Namespace) -> int:
 def _merge(args: argparse.Namespace) -> int:
     """Combine shard run folders; exit 2 when they are not shards of one run, 0 when merged (a
     partial merge is 0 too, with a warning; its gate says the run is partial)."""
+    from evalkit.report import write_report
     from evalkit.rundir.merge import merge_runs
 
     outcome = merge_runs(args.run_dirs, output=args.output, echo=_out)
+    write_report(outcome.run_dir)
     _out(outcome.message)
     return ExitCode.OK
 
@@ -334,7 +336,7 @@ def _gate(run_dir: Path) -> int:
     (0 with a warning line when the suite sets ``gate.inconclusive: pass``)."""
     from evalkit.analysis.aggregate import summarize_run
     from evalkit.analysis.gate import evaluate_gate, format_gate, gate_config_from_manifest, gate_exit_code
-    from evalkit.rundir.ledger import read_manifest
+    from evalkit.rundir.manifest import read_manifest
 
     config = gate_config_from_manifest(read_manifest(run_dir))
     outcome = evaluate_gate(summarize_run(run_dir), config)

@@ -34,7 +34,7 @@ from evalkit.report.markdown import append_step_summary, render_markdown
 from evalkit.report.metrics_json import write_scorer_metrics
 from evalkit.report.samples_csv import SamplesCsv
 from evalkit.report.summary_json import write_summary_json
-from evalkit.rundir.ledger import read_manifest
+from evalkit.rundir.manifest import Manifest, read_manifest
 from evalkit.types import Result
 
 __all__ = ["ReportData", "load_report_data", "write_report"]
@@ -53,7 +53,7 @@ JUNIT_XML = "junit.xml"
 class ReportData:
     """Everything a report writer reads."""
 
-    manifest: dict
+    manifest: Manifest
     summary: RunSummary
     gate: GateOutcome | None
     max_gap: float | None
@@ -85,7 +85,7 @@ def load_report_data(
         picked = pick_cells(agg.cell_values(summary.gate_scorer), example_limit)
         examples = collect_examples(run_dir, picked, summary.scorers)
     economics = run_economics(summary, agg.manifest)
-    return ReportData(dict(agg.manifest), summary, gate, max_gap, examples, economics)
+    return ReportData(agg.manifest, summary, gate, max_gap, examples, economics)
 
 
 def write_report(

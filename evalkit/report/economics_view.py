@@ -28,6 +28,7 @@ from evalkit.economics import (
     Volume,
     compute_economics,
 )
+from evalkit.rundir.manifest import Manifest, ModelEntry
 
 __all__ = [
     "display_rows",
@@ -42,11 +43,11 @@ __all__ = [
 ]
 
 
-def _recorded(listed: Mapping[str, Any]) -> Callable[[str], MapPrice | None]:
+def _recorded(listed: ModelEntry) -> Callable[[str], MapPrice | None]:
     """The price-map entry the run recorded in run.json (``models[].price_map``; null: the map had none)."""
-    raw = listed.get("price_map")
+    raw = listed.price_map
     try:
-        found = MapPrice(**raw) if isinstance(raw, Mapping) else None
+        found = MapPrice(**raw) if raw is not None else None
     except TypeError:  # a hand-edited run.json: treat as no recorded price
         found = None
     return lambda _model: found
@@ -103,17 +104,17 @@ def _self_hosted(raw: Any) -> SelfHostedCost | None:
 
 
 def _is_batch(
-    cfg: Mapping[str, Any], listed: Mapping[str, Any], options: Mapping[str, Any], group: str | None
+    cfg: Mapping[str, Any], listed: ModelEntry | None, options: Mapping[str, Any], group: str | None
 ) -> bool:
-    if cfg.get("batch") is True or listed.get("batch") is True:
+    if cfg.get("batch") is True or (listed is not None and listed.raw.get("batch") is True):
         return True
-    model = str(cfg.get("model") or listed.get("model") or "")
+    model = str(cfg.get("model") or (listed.model if listed is not None else None) or "")
     return options.get("batch") is True and group == "closed" and model.partition("/")[0] in BATCH_PROVIDERS
 
 
 def run_economics(
     summary: RunSummary,
-    manifest: Mapping[str, Any],
+    manifest: Manifest,
     *,
     user_prices: Mapping[str, ApiPrice] | None = None,
     litellm_price: Callable[[str], MapPrice | None] | None = None,
@@ -129,24 +130,22 @@ def run_economics(
 
         user_prices, _ = load_user_prices()
     lookup = litellm_price or (lambda _model: None)
-    suite_cfg = manifest.get("suite_config") or {}
-    configs = {m.get("name"): m for m in suite_cfg.get("models") or [] if isinstance(m, Mapping)}
-    listed = {m.get("name"): m for m in manifest.get("models") or [] if isinstance(m, Mapping)}
-    options = manifest.get("options") or {}
+    configs = manifest.model_configs
+    options = manifest.options
     inputs: list[ModelInput] = []
     for ms in summary.models:
         if ms.usage.cells == 0:
             continue
         cfg = configs.get(ms.name) or {}
-        lst = listed.get(ms.name) or {}
-        model = str(cfg.get("model") or lst.get("model") or ms.info.model or ms.name)
+        lst = manifest.model(ms.name)
+        model = str(cfg.get("model") or (lst.model if lst is not None else None) or ms.info.model or ms.name)
         st = ms.scores.get(summary.gate_scorer) if summary.gate_scorer else None
         score = st.mean if st is not None and st.mean is not None and math.isfinite(st.mean) else None
         sh = _self_hosted(cfg.get("self_hosted"))
         price: ApiPrice | None = None
         reason: str | None = None
         if sh is None:
-            suite_price = _api_price(cfg.get("price") or lst.get("price"), "suite")
+            suite_price = _api_price(cfg.get("price") or (lst.price if lst is not None else None), "suite")
             if model.partition("/")[0] == LOCAL_PROVIDER and suite_price is None and model not in user_prices:
                 reason = (
                     f"{ms.name} ({model}) is an embedded model with no API price: add self_hosted: to cost it"
@@ -156,7 +155,9 @@ def run_economics(
                     model,
                     suite_price=suite_price,
                     user_prices=user_prices,
-                    litellm_price=_recorded(lst) if "price_map" in lst and litellm_price is None else lookup,
+                    litellm_price=_recorded(lst)
+                    if lst is not None and lst.price_map_recorded and litellm_price is None
+                    else lookup,
                     batch=_is_batch(cfg, lst, options, ms.group),
                 )
                 if price is None:
@@ -165,7 +166,7 @@ def run_economics(
                         f"{ms.name} in the suite, or the model to the user price file"
                     )
         inputs.append(ModelInput(ms.name, ms.group, model, price, sh, _mix(ms), score, reason))
-    return compute_economics(inputs, baseline=summary.best_closed, volume=_volume(suite_cfg.get("volume")))
+    return compute_economics(inputs, baseline=summary.best_closed, volume=_volume(manifest.volume))
 
 
 # --- formatting ---------------------------------------------------------------------------------

@@ -8,13 +8,13 @@ model minus every open model with *uncorrected* p-values; ``models`` the flip ra
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from evalkit._util.io import atomic_write_text
 from evalkit.analysis.summary import ALL, GapSummary, RunSummary
 from evalkit.report.csv import gap_plan, gap_row
+from evalkit.rundir.manifest import Manifest
 from evalkit.stats import MIN_RELIABLE_N
 
 __all__ = ["FORMAT", "gaps_document", "write_gaps_json"]
@@ -47,19 +47,17 @@ def _row(g: GapSummary, margin: float | None, confidence: float, *, corrected: b
 
 
 def gaps_document(
-    summary: RunSummary, manifest: Mapping[str, Any], margin: float | None = None
+    summary: RunSummary, manifest: Manifest, margin: float | None = None
 ) -> dict[str, Any]:
     """The file's content (see the module docstring and docs/run-folder.md)."""
-    suite = manifest.get("suite") or {}
-    dataset = manifest.get("dataset") or {}
     conf = summary.confidence
     return {
         "format": FORMAT,
         "run_id": summary.run_id,
         "suite": summary.suite,
         "suite_version": summary.suite_version,
-        "task_hash": suite.get("task_hash"),
-        "dataset_sha256": dataset.get("sha256"),
+        "task_hash": manifest.suite.task_hash,
+        "dataset_sha256": manifest.dataset.sha256,
         "gate_scorer": summary.gate_scorer,
         "best_closed": summary.best_closed,
         "gap_note": summary.gap_note,
@@ -91,7 +89,7 @@ def gaps_document(
 
 
 def write_gaps_json(
-    summary: RunSummary, manifest: Mapping[str, Any], path: str | Path, margin: float | None = None
+    summary: RunSummary, manifest: Manifest, path: str | Path, margin: float | None = None
 ) -> Path:
     path = Path(path)
     doc = gaps_document(summary, manifest, margin)

@@ -25,6 +25,7 @@ from evalkit.report.economics_view import display_rows, fmt_usd, fmt_volume, mon
 from evalkit.report.examples import Example
 from evalkit.report.scorer_views import scorer_sections, structured_output_lines
 from evalkit.report.verdict import model_rows, task_verdict
+from evalkit.rundir.manifest import Manifest
 from evalkit.stats import MIN_RELIABLE_N
 
 __all__ = [
@@ -241,37 +242,34 @@ def _holm_note(summary: RunSummary) -> str | None:
     )
 
 
-def _manifest_view(manifest: Mapping[str, Any]) -> dict[str, Any]:
+def _manifest_view(manifest: Manifest) -> dict[str, Any]:
     def js(v: Any) -> str:
         return json.dumps(v, ensure_ascii=False, sort_keys=True)
 
     return {
-        "suite": manifest.get("suite") or {},
-        "dataset": manifest.get("dataset") or {},
-        "epochs": manifest.get("epochs"),
-        "started_at": manifest.get("started_at"),
-        "finished_at": manifest.get("finished_at"),
-        "versions": manifest.get("versions") or {},
-        "counts": manifest.get("counts") or {},
-        "limit": (manifest.get("options") or {}).get("limit"),
-        "n_used": (manifest.get("dataset") or {}).get("n_used"),
-        "gate": js(manifest.get("gate") or {}),
+        "suite": manifest.suite.to_dict(),
+        "dataset": manifest.dataset.to_dict(),
+        "epochs": manifest.epochs,
+        "started_at": manifest.started_at,
+        "finished_at": manifest.finished_at,
+        "versions": manifest.versions,
+        "counts": manifest.counts,
+        "limit": manifest.limit,
+        "n_used": manifest.dataset.n_used,
+        "gate": js(manifest.gate),
         "models": [
             {
-                "name": m.get("name"),
-                "model": m.get("model"),
-                "group": m.get("group"),
-                "api_base": m.get("api_base"),
-                "params": js(m.get("params") or {}),
-                "concurrency": m.get("concurrency"),
-                "price": js(m.get("price")) if m.get("price") is not None else "litellm price map / unknown",
+                "name": m.name,
+                "model": m.model,
+                "group": m.group,
+                "api_base": m.api_base,
+                "params": js(m.params),
+                "concurrency": m.concurrency,
+                "price": js(m.price) if m.price is not None else "litellm price map / unknown",
             }
-            for m in manifest.get("models") or []
+            for m in manifest.models
         ],
-        "scorers": [
-            {"key": s.get("key") or s.get("name"), "name": s.get("name"), "args": js(s.get("args") or {})}
-            for s in manifest.get("scorers") or []
-        ],
+        "scorers": [{"key": s.key, "name": s.name, "args": js(s.args)} for s in manifest.scorers],
     }
 
 
@@ -290,7 +288,7 @@ def _env() -> jinja2.Environment:
 
 def render_html(
     summary: RunSummary,
-    manifest: Mapping[str, Any],
+    manifest: Manifest,
     examples: Sequence[Example],
     gate: GateOutcome | None,
     *,

@@ -17,6 +17,8 @@ from urllib.parse import quote
 import jinja2
 
 from evalkit._util.io import atomic_write_text
+from evalkit.errors import RunDirError
+from evalkit.rundir.manifest import read_manifest
 
 __all__ = ["index_root", "render_index", "scan_runs", "write_index"]
 
@@ -47,17 +49,19 @@ def scan_runs(root: Path) -> list[dict[str, Any]]:
     rows = []
     for manifest_path in sorted({*root.glob("*/run.json"), *root.glob("*/*/run.json")}):
         run = manifest_path.parent
-        m = _read(manifest_path)
+        try:
+            m = read_manifest(run)
+        except RunDirError:
+            continue  # not a run folder evalkit can read: not listed
         s = _read(run / "summary.json")
-        suite = _obj(m.get("suite"))
         verdict = _obj(s.get("verdict"))
         rel = run.relative_to(root).as_posix()
         rows.append(
             {
-                "suite": str(suite.get("name") or "?"),
-                "run_id": str(m.get("run_id") or run.name),
-                "started_at": str(m.get("started_at") or ""),
-                "status": str(m.get("status") or "?"),
+                "suite": m.suite.name or "?",
+                "run_id": m.run_id or run.name,
+                "started_at": m.started_at or "",
+                "status": m.status if m.status != "unknown" else "?",
                 "verdict": str(verdict.get("verdict") or "—"),
                 "sentence": str(verdict.get("sentence") or ""),
                 "href": f"./{quote(rel)}/report.html" if (run / "report.html").exists() else None,

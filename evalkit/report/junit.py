@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from evalkit._util.io import atomic_write_bytes
 from evalkit.analysis.gate import GateOutcome, Overall, RuleStatus, format_gate
 from evalkit.analysis.summary import RunSummary
 from evalkit.report.verdict import task_verdict
+from evalkit.rundir.manifest import Manifest
 
 __all__ = ["render_junit", "write_junit", "xml_text"]
 
@@ -40,7 +40,7 @@ def _mark(case: ET.Element, kind: str, type_: str, message: str, body: str | Non
 
 
 def render_junit(
-    summary: RunSummary, manifest: Mapping[str, Any], gate: GateOutcome | None, max_gap: float | None
+    summary: RunSummary, manifest: Manifest, gate: GateOutcome | None, max_gap: float | None
 ) -> bytes:
     tv = task_verdict(summary, gate, max_gap)
     classname = f"evalkit.{summary.suite}"
@@ -48,7 +48,7 @@ def render_junit(
         "testsuite",
         {
             "name": xml_text(f"evalkit {summary.suite}"),
-            "timestamp": xml_text(manifest.get("started_at") or ""),
+            "timestamp": xml_text(manifest.started_at or ""),
         },
     )
     props = ET.SubElement(suite, "properties")
@@ -92,7 +92,7 @@ def render_junit(
 
 def write_junit(
     summary: RunSummary,
-    manifest: Mapping[str, Any],
+    manifest: Manifest,
     gate: GateOutcome | None,
     path: str | Path,
     max_gap: float | None = None,

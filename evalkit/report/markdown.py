@@ -21,6 +21,7 @@ from evalkit.analysis.summary import ALL, RunSummary
 from evalkit.economics import Economics
 from evalkit.report.economics_view import economics_markdown, money_lines
 from evalkit.report.verdict import cost_per_1k, gap_verdict, task_verdict
+from evalkit.rundir.manifest import Manifest
 
 __all__ = ["MAX_BYTES", "STEP_SUMMARY_ENV", "append_step_summary", "md_escape", "render_markdown", "truncate"]
 
@@ -61,7 +62,7 @@ def truncate(text: str, limit: int = MAX_BYTES) -> str:
 
 def render_markdown(
     summary: RunSummary,
-    manifest: Mapping[str, Any],
+    manifest: Manifest,
     gate: GateOutcome | None,
     max_gap: float | None,
     *,

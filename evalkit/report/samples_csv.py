@@ -18,7 +18,8 @@ from typing import Any
 import pandas as pd
 
 from evalkit.report.csv import neutralise
-from evalkit.rundir.ledger import iter_results, read_manifest
+from evalkit.rundir.ledger import iter_results
+from evalkit.rundir.manifest import Manifest, read_manifest
 from evalkit.types import Result
 
 SAMPLES_CSV = "samples.csv"
@@ -57,9 +58,9 @@ class SamplesCsv:
     """samples.csv written as the results stream past (:meth:`add`), ``CHUNK`` rows at a time, so
     the report reads the ledger once for everything; :meth:`close` puts the file in place."""
 
-    def __init__(self, run_dir: Path, manifest: dict[str, Any]) -> None:
-        self.keys = [str(s.get("key")) for s in manifest.get("scorers", [])]
-        self.groups = {str(m.get("name")): str(m.get("group")) for m in manifest.get("models", [])}
+    def __init__(self, run_dir: Path, manifest: Manifest) -> None:
+        self.keys = manifest.scorer_keys
+        self.groups = {m.name: str(m.group) for m in manifest.models}
         self.columns = BASE_COLUMNS + [
             f"{k}_{part}" for k in self.keys for part in ("value", "label", "answer", "explanation")
         ]

@@ -20,6 +20,7 @@ from evalkit.analysis.summary import GapSummary, ModelSummary, RunSummary
 from evalkit.economics import Economics
 from evalkit.report.economics_view import economics_dict, money_lines
 from evalkit.report.verdict import cost_per_1k, finite, gap_verdict, task_verdict
+from evalkit.rundir.manifest import Manifest
 
 __all__ = ["FORMAT", "summary_dict", "write_summary_json"]
 
@@ -135,14 +136,12 @@ def _gate(gate: GateOutcome | None) -> dict[str, Any] | None:
 
 def summary_dict(
     summary: RunSummary,
-    manifest: Mapping[str, Any],
+    manifest: Manifest,
     gate: GateOutcome | None,
     max_gap: float | None,
     economics: Economics | None = None,
 ) -> dict[str, Any]:
     """The summary.json document (``economics``: :func:`evalkit.report.economics_view.run_economics`)."""
-    suite = manifest.get("suite") or {}
-    dataset = manifest.get("dataset") or {}
     tv = task_verdict(summary, gate, max_gap)
     return _clean(
         {
@@ -150,20 +149,20 @@ def summary_dict(
             "suite": {
                 "name": summary.suite,
                 "version": summary.suite_version,
-                "task_hash": suite.get("task_hash"),
-                "dataset_sha256": dataset.get("sha256"),
+                "task_hash": manifest.suite.task_hash,
+                "dataset_sha256": manifest.dataset.sha256,
             },
             "run": {
                 "id": summary.run_id,
                 "status": summary.status,
-                "started_at": manifest.get("started_at"),
-                "finished_at": manifest.get("finished_at"),
+                "started_at": manifest.started_at,
+                "finished_at": manifest.finished_at,
                 "epochs": summary.epochs,
                 "error_policy": summary.error_policy,
                 "confidence": summary.confidence,
                 "n_resamples": summary.n_resamples,
                 "seed": summary.seed,
-                "limit": (manifest.get("options") or {}).get("limit"),
+                "limit": manifest.limit,
             },
             "verdict": {
                 "task": tv.task,
@@ -188,7 +187,7 @@ def summary_dict(
 
 def write_summary_json(
     summary: RunSummary,
-    manifest: Mapping[str, Any],
+    manifest: Manifest,
     gate: GateOutcome | None,
     path: str | Path,
     max_gap: float | None = None,

@@ -1,4 +1,4 @@
-"""The run folder on disk: the manifest (``run.json``) and the ledger (``samples.jsonl``).
+"""The ledger (``samples.jsonl``): one line per result, appended as each lands.
 
 See ``docs/run-folder.md`` for the format. Reading is defensive: the ledger is appended while a
 run is in flight and may end in a half-written line if the process was killed, so a line that
@@ -20,55 +20,25 @@ import time
 from collections.abc import Container, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO
 
-from evalkit._util.io import read_json_file
 from evalkit.errors import RunDirError
 from evalkit.types import Result
 
 __all__ = [
     "LEDGER_NAME",
-    "MANIFEST_NAME",
     "Cell",
     "LedgerWriter",
     "done_cells",
     "iter_results",
     "ledger_path",
-    "read_manifest",
     "result_line",
 ]
 
-MANIFEST_NAME = "run.json"
 LEDGER_NAME = "samples.jsonl"
-MANIFEST_FORMAT = 1
 
 Cell = tuple[str, str, int]
 """(sample_id, model, epoch)."""
-
-
-def read_manifest(run_dir: str | Path) -> dict[str, Any]:
-    """Read and minimally validate ``run_dir/run.json``; :class:`RunDirError` with one line otherwise."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RunDirError(f"{run_dir}: not a run folder (it does not exist or is not a directory)")
-    path = run_dir / MANIFEST_NAME
-    if not path.is_file():
-        raise RunDirError(f"{path}: missing; is {run_dir} a folder written by `evalkit run`?")
-    data = read_json_file(path, error=RunDirError)
-    if not isinstance(data, dict):
-        raise RunDirError(f"{path}: must be a JSON object")
-    fmt = data.get("format", MANIFEST_FORMAT)
-    if fmt != MANIFEST_FORMAT:
-        raise RunDirError(f"{path}: format {fmt!r} is not one this evalkit reads ({MANIFEST_FORMAT})")
-    models = data.get("models", [])
-    if not isinstance(models, list) or not all(
-        isinstance(m, dict) and isinstance(m.get("name"), str) for m in models
-    ):
-        raise RunDirError(f"{path}: 'models' must be a list of objects, each with a 'name'")
-    scorers = data.get("scorers", [])
-    if not isinstance(scorers, list) or not all(isinstance(s, dict) for s in scorers):
-        raise RunDirError(f"{path}: 'scorers' must be a list of objects")
-    return data
 
 
 def ledger_path(run_dir: str | Path) -> Path:

@@ -14,16 +14,15 @@ The ledgers are combined cell by cell, ``(sample_id, model, epoch)`` once:
 
 The merged folder gets a new run id, ``merged_from`` (where each part came from) and the status
 ``finished`` when every cell of the suite (every sample x epoch of every model that ran) is there,
-else ``partial`` with a warning naming how many cells each model misses. Its report is written by
-:func:`evalkit.report.write_report`, exactly as ``evalkit report`` would, so a merged run has the
-same summary.json, summary.csv and gaps.csv as the unsharded run (bar run id, times and paths).
+else ``partial`` with a warning naming how many cells each model misses. ``evalkit merge`` then writes
+its report exactly as ``evalkit report`` would, so a merged run has the same summary.json, summary.csv
+and gaps.csv as the unsharded run (bar run id, times and paths).
 Corrupt ledger lines are reported as :func:`evalkit.rundir.ledger.iter_results` reports them, and skipped.
 Two passes over the ledgers keep only a small tuple per cell in memory, never a result.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
@@ -31,12 +30,12 @@ import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from evalkit.errors import RunDirError
-from evalkit.rundir.ledger import Cell, LedgerWriter, iter_results, read_manifest
+from evalkit.rundir.ledger import Cell, LedgerWriter, iter_results
+from evalkit.rundir.manifest import Manifest, ModelEntry, new_run_id, now_iso, read_manifest, write_manifest
 from evalkit.rundir.shard import SHARD_RULE, Shard
 from evalkit.types import Result
 
@@ -63,7 +62,7 @@ class MergeOutcome:
 @dataclass(frozen=True)
 class _Part:
     path: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     shard: Shard
 
     @property
@@ -75,8 +74,7 @@ def merge_runs(run_dirs: Sequence[Path], *, output: Path | None = None, echo: Ec
     """Check, combine and report; see the module docstring. Raises :class:`RunDirError` (exit 2)."""
     parts = _load_parts(run_dirs)
     _check_compatible(parts)
-    base = parts[0].manifest
-    suite_name = str((base.get("suite") or {}).get("name") or "suite")
+    suite_name = parts[0].manifest.suite.name or "suite"
     out = _output_dir(output, suite_name, [p.path for p in parts])
 
     warnings: list[str] = []
@@ -111,8 +109,6 @@ def _write(
     echo: Echo,
 ) -> MergeOutcome:
     """Pass 2: the merged ledger, run.json and the report."""
-    from evalkit.runner import new_run_id, write_manifest
-
     per_model: dict[str, Counter[str]] = {}
     with LedgerWriter(out, batch=True) as writer:
         for i, part in enumerate(parts):
@@ -126,7 +122,7 @@ def _write(
 
     manifest, missing = _merged_manifest(parts, per_model, out.name if named_by_id else new_run_id())
     status = "finished" if not missing else "partial"
-    manifest["status"] = status
+    manifest.update(status=status)
     if missing:
         lost = ", ".join(f"{m}: {k} cell(s)" for m, k in missing.items())
         shards_seen = {p.shard.index for p in parts}
@@ -140,10 +136,6 @@ def _write(
     write_manifest(out, manifest)
     for w in warnings:
         echo(f"warning: {w}")
-
-    from evalkit.report import write_report
-
-    write_report(out)
     cells = sum(c["done"] for c in per_model.values())
     what = "merged" if status == "finished" else "merged (PARTIAL: some cells are missing; see the warning)"
     return MergeOutcome(
@@ -167,12 +159,12 @@ def _load_parts(run_dirs: Sequence[Path]) -> list[_Part]:
         if key in seen:
             raise RunDirError(f"merge: {d} is given twice")
         seen[key] = Path(d)
-        shard = Shard.from_manifest(manifest.get("shard"), f"{d}/run.json") or Shard(1, 1)
+        shard = manifest.shard or Shard(1, 1)
         parts.append(_Part(Path(d), manifest, shard))
     return sorted(parts, key=lambda p: p.shard.index)  # stable: the given order within a shard
 
 
-def _get(m: dict[str, Any], *path: str) -> Any:
+def _get(m: Any, *path: str) -> Any:
     cur: Any = m
     for key in path:
         cur = cur.get(key) if isinstance(cur, dict) else None
@@ -188,21 +180,18 @@ def _check_compatible(parts: list[_Part]) -> None:
     """Refuse (one line naming both folders and the first difference) unless all are shards of one run."""
     first = parts[0]
     checks: list[tuple[str, Callable[[_Part], Any]]] = [
-        ("suite name", lambda p: _get(p.manifest, "suite", "name")),
-        (
-            "suite hash (the suite file or its prompt/label files changed)",
-            lambda p: _get(p.manifest, "suite", "hash"),
-        ),
-        ("dataset sha256 (the data changed)", lambda p: _get(p.manifest, "dataset", "sha256")),
-        ("--limit", lambda p: _get(p.manifest, "options", "limit")),
-        ("--models", lambda p: _get(p.manifest, "options", "models")),
-        ("epochs", lambda p: p.manifest.get("epochs")),
-        ("models", lambda p: [m.get("name") for m in p.manifest.get("models") or []]),
-        ("scorers", lambda p: p.manifest.get("scorers")),
+        ("suite name", lambda p: p.manifest.suite.name),
+        ("suite hash (the suite file or its prompt/label files changed)", lambda p: p.manifest.suite.hash),
+        ("dataset sha256 (the data changed)", lambda p: p.manifest.dataset.sha256),
+        ("--limit", lambda p: p.manifest.limit),
+        ("--models", lambda p: p.manifest.options.get("models")),
+        ("epochs", lambda p: p.manifest.epochs),
+        ("models", lambda p: [m.name for m in p.manifest.models]),
+        ("scorers", lambda p: p.manifest.scorers),
         ("shard count", lambda p: p.shard.count),
         (
             "shard rule",
-            lambda p: _get(p.manifest, "shard", "rule") or (SHARD_RULE if p.shard.count > 1 else None),
+            lambda p: _get(p.manifest.shard_record, "rule") or (SHARD_RULE if p.shard.count > 1 else None),
         ),
     ]
     for other in parts[1:]:
@@ -213,21 +202,19 @@ def _check_compatible(parts: list[_Part]) -> None:
                     f"merge: {first.path} and {other.path} are not shards of one run: {label} differs "
                     f"({_short(a)} vs {_short(b)})"
                 )
-        theirs = {m["name"]: m for m in other.manifest.get("models") or []}
-        for m in first.manifest.get("models") or []:
-            o = theirs[m["name"]]
+        theirs = {m.name: m for m in other.manifest.models}
+        for m in first.manifest.models:
+            o = theirs[m.name]
             for key in _MODEL_FIELDS:
-                if m.get(key) != o.get(key):
+                if getattr(m, key) != getattr(o, key):
                     raise RunDirError(
                         f"merge: {first.path} and {other.path} are not shards of one run: model "
-                        f"{m['name']!r} {key} differs ({_short(m.get(key))} vs {_short(o.get(key))})"
+                        f"{m.name!r} {key} differs ({_short(getattr(m, key))} vs {_short(getattr(o, key))})"
                     )
 
 
 def _output_dir(output: Path | None, suite_name: str, inputs: list[Path]) -> Path:
     if output is None:
-        from evalkit.runner import new_run_id
-
         root = Path(os.environ.get("EVALKIT_RESULTS_DIR", "results"))
         return root / suite_name / new_run_id()
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
@@ -297,38 +284,37 @@ def _pick_cells(
 
 def _merged_manifest(
     parts: list[_Part], per_model: dict[str, Counter[str]], run_id: str
-) -> tuple[dict[str, Any], dict[str, int]]:
-    base = copy.deepcopy(parts[0].manifest)
+) -> tuple[Manifest, dict[str, int]]:
+    first = parts[0].manifest
+    base = first.to_dict()
     for key in ("resumed_at", "execution", "counts", "budget"):
         base.pop(key, None)
-    epochs = int(base.get("epochs") or 1)
-    n_used = _get(base, "dataset", "n_used")
-    if not isinstance(n_used, int):
-        n_used = _get(base, "dataset", "n_samples")
+    epochs = first.epochs or 1
+    n_used = first.dataset.n_used if first.dataset.n_used is not None else first.dataset.n_samples
     models: list[dict[str, Any]] = []
     missing: dict[str, int] = {}
-    for m in base.get("models") or []:
-        name = m["name"]
-        copies = [next(x for x in p.manifest.get("models") or [] if x.get("name") == name) for p in parts]
-        merged = dict(m)
+    for m in first.models:
+        copies = [next(x for x in p.manifest.models if x.name == m.name) for p in parts]
+        merged = dict(m.raw)
         merged.update(_merged_status(copies, parts))
-        done = per_model.get(name, Counter())
+        done = per_model.get(m.name, Counter())
         merged["counts"] = {k: done[k] for k in ("done", "errors", "cached")}
-        replayed = {p.shard.index: _get(c, "counts", "replayed") for c, p in zip(copies, parts, strict=True)}
-        if any(isinstance(v, int) for v in replayed.values()):  # a replayed model (one count per shard)
-            merged["counts"]["replayed"] = sum(v for v in replayed.values() if isinstance(v, int))
+        replayed = [c.counts.get("replayed") for c in copies]
+        if any(isinstance(v, int) for v in replayed):  # a replayed model (one count per shard)
+            merged["counts"]["replayed"] = sum(v for v in replayed if isinstance(v, int))
         merged["concurrency_seen"] = None
         models.append(merged)
         if merged["status"] != "skipped" and isinstance(n_used, int):
             lacking = n_used * epochs - done["done"]
             if lacking > 0:
-                missing[name] = lacking
+                missing[m.name] = lacking
     ran = [m for m in models if m["status"] != "skipped"]
-    spent = [_get(p.manifest, "budget", "spent_usd") for p in parts]
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    started = [s for s in (p.manifest.get("started_at") for p in parts) if isinstance(s, str)]
-    finished = [s for s in (p.manifest.get("finished_at") for p in parts) if isinstance(s, str)]
-    base.update(
+    spent = [p.manifest.budget.get("spent_usd") for p in parts]
+    now = now_iso()
+    started = [s for s in (p.manifest.started_at for p in parts) if s]
+    finished = [s for s in (p.manifest.finished_at for p in parts) if s]
+    merged_manifest = Manifest(base)
+    merged_manifest.update(
         run_id=run_id,
         started_at=min(started) if started else None,
         finished_at=max(finished) if finished else now,
@@ -342,32 +328,32 @@ def _merged_manifest(
             "cached": sum(m["counts"]["cached"] for m in models),
         },
         budget={
-            "max_cost_usd": _get(base, "suite_config", "max_cost_usd"),
+            "max_cost_usd": first.suite_config.get("max_cost_usd"),
             "spent_usd": round(sum(s for s in spent if isinstance(s, int | float)), 6),
-            "exhausted": any(_get(p.manifest, "budget", "exhausted") for p in parts),
+            "exhausted": any(p.manifest.budget.get("exhausted") for p in parts),
         },
         merged_from=[
             {
                 "path": str(p.path),
-                "run_id": p.manifest.get("run_id"),
+                "run_id": p.manifest.run_id,
                 "shard": {"index": p.shard.index, "count": p.shard.count},
-                "status": p.manifest.get("status"),
+                "status": p.manifest.status,
             }
             for p in parts
         ],
     )
-    return base, missing
+    return merged_manifest, missing
 
 
-def _merged_status(copies: list[dict[str, Any]], parts: list[_Part]) -> dict[str, Any]:
+def _merged_status(copies: list[ModelEntry], parts: list[_Part]) -> dict[str, Any]:
     """A model's status over the shards: the same everywhere, else ``stopped`` if any shard stopped
     it, else ``ok`` (it ran somewhere; the shards that skipped it leave cells missing)."""
-    statuses = [str(c.get("status") or "ok") for c in copies]
+    statuses = [c.status or "ok" for c in copies]
     if len(set(statuses)) == 1:
-        return {"status": statuses[0], "status_reason": copies[0].get("status_reason")}
+        return {"status": statuses[0], "status_reason": copies[0].status_reason}
     for want in ("stopped", "skipped"):
         for c, p in zip(copies, parts, strict=True):
-            if c.get("status") == want:
-                reason = f"{want} in shard {p.shard}: {c.get('status_reason') or '?'}"
+            if c.status == want:
+                reason = f"{want} in shard {p.shard}: {c.status_reason or '?'}"
                 return {"status": "stopped" if want == "stopped" else "ok", "status_reason": reason}
     return {"status": "ok", "status_reason": None}

@@ -3,7 +3,7 @@
 
 The client is built with ``base_url`` = the model's ``api_base`` (else the SDK's default) and the
 key from the model's key variable (else ``$OPENAI_API_KEY``, read by the SDK); the key is never
-written anywhere. SDK retries are off: a failed control call is retried by :mod:`evalkit.batch.run`.
+written anywhere. SDK retries are off: a failed control call is retried by :mod:`evalkit.run.batch`.
 """
 
 from __future__ import annotations

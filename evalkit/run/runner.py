@@ -1,8 +1,8 @@
 """One run (new or resumed), from the loaded suite to the report: the orchestration.
 
-The stages, each in its own module: :mod:`evalkit.plan` (the models as called, and the scan
+The stages, each in its own module: :mod:`evalkit.run.plan` (the models as called, and the scan
 that renders every sample once and sorts the pending cells into cache hits and cells to send),
-:mod:`evalkit.fanout` (replaying the hits, then sending the rest), :mod:`evalkit.providers.pool` (worker
+:mod:`evalkit.run.live` (replaying the hits, then sending the rest), :mod:`evalkit.providers.pool` (worker
 processes for the network when one core cannot keep up). This module prepares the run folder,
 wires those together, and turns what happened into the manifest and an exit code.
 
@@ -26,18 +26,18 @@ from typing import Any
 
 from evalkit import __version__
 from evalkit._util.io import atomic_write_text
-from evalkit.budget import Budget
-from evalkit.cache import ResponseCache
+from evalkit.run.budget import Budget
+from evalkit.run.cache import ResponseCache
 from evalkit.config.dataset import Dataset, load_dataset
 from evalkit.config.load import LoadedSuite, load_suite
 from evalkit.config.prompt import Renderer
 from evalkit.errors import ExitCode, InfrastructureError, RunDirError
-from evalkit.fanout import FanOut
-from evalkit.plan import ModelPlan, RunOptions, Work, cpu_cores, plan_models, scan
-from evalkit.progress import RunProgress
+from evalkit.run.live import FanOut
+from evalkit.run.plan import ModelPlan, RunOptions, Work, cpu_cores, plan_models, scan
+from evalkit.run.progress import RunProgress
 from evalkit.providers.litellm import litellm_module, litellm_version
 from evalkit.providers.pool import WorkerPool, pool_size
-from evalkit.replay import load_replays, set_aside_replays
+from evalkit.run.recorded import load_replays, set_aside_replays
 from evalkit.report.process import ReportProcess
 from evalkit.rundir.ledger import LedgerWriter, done_cells, iter_results, read_manifest
 from evalkit.rundir.shard import Shard
@@ -311,7 +311,7 @@ class Runner:
     ) -> Any:
         """The models that go through their provider's batch API (:mod:`evalkit.batch`), their cells
         taken off the live work; None when no model does."""
-        from evalkit.batch.run import BatchRun, poll_interval, uses_batch
+        from evalkit.run.batch import BatchRun, poll_interval, uses_batch
 
         chosen = [(i, p) for i, p in enumerate(runnable) if uses_batch(p, self.options.batch)]
         if not chosen:
@@ -365,7 +365,7 @@ class Runner:
             self._reporter = None
 
     def _load_replays(self, resume_dir: Path | None) -> None:
-        """Load the replayed models' answers (:mod:`evalkit.replay`); ConfigError when not comparable."""
+        """Load the replayed models' answers (:mod:`evalkit.run.recorded`); ConfigError when not comparable."""
         load_replays(
             self.plans,
             samples=self.samples,

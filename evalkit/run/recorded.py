@@ -34,7 +34,7 @@ from evalkit.errors import ConfigError, RunDirError
 from evalkit.types import Completion, ErrorInfo, ErrorKind, Sample
 
 if TYPE_CHECKING:
-    from evalkit.plan import ModelPlan, Work
+    from evalkit.run.plan import ModelPlan, Work
 
 __all__ = ["Replay", "load_replay", "load_replays", "set_aside_replays"]
 
@@ -145,25 +145,26 @@ def _sha256(path: Path) -> str:
 def _from_run(
     run_dir: Path, *, model: str, dataset_sha256: str, task_hash: str, where: str
 ) -> tuple[dict[tuple[str, int], Completion], dict[tuple[str, int], str], dict[str, Any]]:
-    from evalkit.rundir.ledger import iter_results, read_manifest
+    from evalkit.rundir.ledger import iter_results
+    from evalkit.rundir.manifest import read_manifest
 
     try:
         manifest = read_manifest(run_dir)
     except RunDirError as exc:
         raise ConfigError(f"{where}: replay: {exc.message}") from None
-    recorded_sha = manifest.get("dataset", {}).get("sha256")
+    recorded_sha = manifest.dataset.sha256
     if recorded_sha != dataset_sha256:
         raise ConfigError(
             f"{where}: replay {run_dir} was recorded on different data "
             f"(dataset sha256 {str(recorded_sha)[:12]} here {dataset_sha256[:12]})"
         )
-    recorded_task = manifest.get("suite", {}).get("task_hash")
+    recorded_task = manifest.suite.task_hash
     if recorded_task != task_hash:
         raise ConfigError(
             f"{where}: replay {run_dir} was recorded with a different prompt, scorers or data mapping "
             f"(task hash {str(recorded_task)[:12]} here {task_hash[:12]})"
         )
-    names = [m.get("name") for m in manifest.get("models", [])]
+    names = [m.name for m in manifest.models]
     if model not in names:
         raise ConfigError(
             f"{where}: replay {run_dir} has no model '{model}' (it has: {', '.join(map(str, names))})"
@@ -175,9 +176,9 @@ def _from_run(
             answers[(r.sample_id, r.epoch)] = replace(r.completion, cached=True)
             keys[(r.sample_id, r.epoch)] = r.request_key
     recorded = {
-        "run_id": manifest.get("run_id"),
+        "run_id": manifest.run_id,
         "model": model,
-        "run_status": manifest.get("status"),
+        "run_status": manifest.status,
         "dataset_sha256": recorded_sha,
         "task_hash": recorded_task,
     }
@@ -245,7 +246,7 @@ def load_replays(
 
 def set_aside_replays(work: Work, plans: list[ModelPlan]) -> None:
     """Take the replayed models' pending cells out of ``work`` (nothing of theirs is sent or read from
-    the cache) into each plan's ``replay_todo``, for :meth:`evalkit.fanout.FanOut.replay`."""
+    the cache) into each plan's ``replay_todo``, for :meth:`evalkit.run.live.FanOut.replay`."""
     replayed = {i for i, p in enumerate(plans) if p.replay is not None}
     if not replayed:
         return

@@ -2,7 +2,7 @@
 through the network.
 
 :meth:`FanOut.replay` first writes the replayed models' recorded answers (``replay:`` in the
-suite, :mod:`evalkit.replay`), then the cache hits the scan found, without any event loop: a few hundred
+suite, :mod:`evalkit.run.recorded`), then the cache hits the scan found, without any event loop: a few hundred
 completions per query, scored and written to the ledger in batches. :meth:`FanOut.send_all` then
 runs each model's pool of ``concurrency`` workers over the cells left to send; each attempt runs
 in this process or in a worker process (``send``), while retries, the adaptive limiter, the
@@ -18,12 +18,12 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from evalkit.budget import Budget
-from evalkit.cache import ResponseCache, request_key
+from evalkit.run.budget import Budget
+from evalkit.run.cache import ResponseCache, request_key
 from evalkit.config.catalog import key_var
 from evalkit.config.prompt import Renderer
-from evalkit.plan import ModelPlan, Work
-from evalkit.progress import RunProgress
+from evalkit.run.plan import ModelPlan, Work
+from evalkit.run.progress import RunProgress
 from evalkit.providers.limiter import AdaptiveLimiter
 from evalkit.providers.litellm import Send
 from evalkit.providers.retry import PACED_WAIT_MAX_S, complete
@@ -37,7 +37,7 @@ REPLAY_CHUNK = 500
 
 
 class FanOut:
-    """Runs a :class:`~evalkit.plan.Work` for the runnable models, writing every result to the ledger."""
+    """Runs a :class:`~evalkit.run.plan.Work` for the runnable models, writing every result to the ledger."""
 
     def __init__(
         self,
@@ -94,7 +94,7 @@ class FanOut:
         self.ledger.flush()
 
     def _replay_recorded(self) -> None:
-        """Each replayed model's pending cells from its recorded answers (:mod:`evalkit.replay`): never
+        """Each replayed model's pending cells from its recorded answers (:mod:`evalkit.run.recorded`): never
         sent, never cached, no budget; a cell without a recorded answer is a ``replay_missing`` error."""
         for plan in self.plans:
             if plan.replay is None or plan.replay_todo is None:

@@ -5,7 +5,7 @@ the batch models' cells from the live work (cache hits were replayed already: th
 submitted); :meth:`BatchRun.submit` records each job in ``batches.json`` and then creates it at
 the provider (split to the provider's limits); :meth:`BatchRun.finish` polls with back-off until
 every job has ended, then turns each line into a :class:`~evalkit.types.Completion`, scores it and
-writes it to the ledger through :class:`~evalkit.fanout.FanOut`'s own result helper (the ledger
+writes it to the ledger through :class:`~evalkit.run.live.FanOut`'s own result helper (the ledger
 line's completion carries ``"via": "batch"`` and the provider's batch id), and puts successful
 answers in the response cache, as the live path does.
 
@@ -24,15 +24,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from evalkit.budget import Budget
-from evalkit.cache import ResponseCache, request_key
+from evalkit.run.budget import Budget
+from evalkit.run.cache import ResponseCache, request_key
 from evalkit.config.catalog import BATCH_PROVIDERS, key_var
 from evalkit.config.prompt import Renderer
 from evalkit.economics import ApiPrice
 from evalkit.errors import ConfigError, InfrastructureError
-from evalkit.fanout import FanOut
-from evalkit.plan import ModelPlan, Work
-from evalkit.progress import RunProgress
+from evalkit.run.live import FanOut
+from evalkit.run.plan import ModelPlan, Work
+from evalkit.run.progress import RunProgress
 from evalkit.providers.batch.anthropic_batch import AnthropicBatches
 from evalkit.providers.batch.bodies import batch_request_body
 from evalkit.providers.batch.openai_batch import OpenAIBatches

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit._util.names import did_you_mean
-from evalkit.cache import KeyMaker, ResponseCache
+from evalkit.run.cache import KeyMaker, ResponseCache
 from evalkit.config.catalog import LOCAL_PROVIDER
 from evalkit.config.load import resolve_path
 from evalkit.config.prompt import Renderer
@@ -30,7 +30,7 @@ from evalkit.providers.limiter import AdaptiveLimiter
 from evalkit.providers.pricing import run_price
 from evalkit.providers.replicas import ReplicaSet, bases_of, identity_base
 from evalkit.providers.retry import RetryPolicy
-from evalkit.replay import Replay
+from evalkit.run.recorded import Replay
 from evalkit.rundir.shard import Shard
 from evalkit.types import Sample
 
@@ -96,9 +96,9 @@ class ModelPlan:
     replay_path: Path | None = None
     """``replay:`` resolved against the suite's folder: this model's answers are recorded, never sent."""
     replay: Replay | None = None
-    """The loaded answers (:func:`evalkit.replay.load_replays`, before the first request)."""
+    """The loaded answers (:func:`evalkit.run.recorded.load_replays`, before the first request)."""
     replay_todo: list[bytearray] | None = None
-    """``replay_todo[epoch][sample]`` is 1 for a cell to replay (:func:`evalkit.replay.set_aside_replays`)."""
+    """``replay_todo[epoch][sample]`` is 1 for a cell to replay (:func:`evalkit.run.recorded.set_aside_replays`)."""
     replayed: int = 0
 
     @property
