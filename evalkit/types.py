@@ -99,6 +99,10 @@ class Completion:
     error: ErrorInfo | None = None
     ttft_s: float | None = None
     """Time to the first streamed content token (``stream: true`` only); left out of the ledger line when None."""
+    via: str | None = None
+    """``batch`` when the answer came through a provider's batch API; left out of the ledger line when None."""
+    batch_id: str | None = None
+    """The provider's batch id (``via: batch`` only)."""
 
     @property
     def ok(self) -> bool:
@@ -106,8 +110,9 @@ class Completion:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        if self.ttft_s is None:
-            del d["ttft_s"]
+        for optional in ("ttft_s", "via", "batch_id"):  # older lines have no such keys
+            if d[optional] is None:
+                del d[optional]
         if self.error is not None:
             d["error"] = {
                 "kind": str(self.error.kind),
@@ -131,6 +136,8 @@ class Completion:
             cached=d.get("cached", False),
             error=error,
             ttft_s=d.get("ttft_s"),
+            via=d.get("via"),
+            batch_id=d.get("batch_id"),
         )
 
 

@@ -12,7 +12,7 @@ from _runfolder import res, write_run
 from evalkit.analysis.aggregate import Aggregator, ErrorPolicy, aggregate, build_aggregator
 from evalkit.analysis.summary import ALL
 from evalkit.errors import RunDirError
-from evalkit.rundir.ledger import read_manifest
+from evalkit.rundir.manifest import read_manifest
 from evalkit.scorers import build_scorer
 from evalkit.types import ErrorKind, Sample, Score
 

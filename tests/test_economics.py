@@ -16,6 +16,7 @@ import pytest
 
 from evalkit.config.load import load_suite
 from evalkit.config.prices import load_user_prices
+from evalkit.rundir.manifest import Manifest
 from evalkit.economics import (
     ApiPrice,
     MapPrice,
@@ -721,7 +722,7 @@ def test_batch_models_are_projected_at_the_batch_price(
     manifest = json.loads((run / "run.json").read_text())
     manifest["suite_config"]["models"][0].update(cfg)
     manifest["options"] = options
-    econ = run_economics(aggregate(run, n_resamples=200), manifest, user_prices={})
+    econ = run_economics(aggregate(run, n_resamples=200), Manifest(manifest), user_prices={})
     gpt = econ.model("gpt")
     assert gpt is not None and gpt.batch is (expected[2] != "LiteLLM price map")
     assert (gpt.input_per_mtok, gpt.output_per_mtok) == pytest.approx(expected[:2])

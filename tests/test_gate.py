@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from _runfolder import manifest, res, write_run
 
+from evalkit.rundir.manifest import Manifest
 from evalkit.analysis.aggregate import aggregate
 from evalkit.analysis.gate import (
     Overall,
@@ -318,7 +319,7 @@ def test_format_gate_one_line_per_rule_then_verdict(tmp_path: Path) -> None:
 def test_gate_config_from_manifest(gate: dict[str, Any] | None, expected: GateConfig) -> None:
     m = manifest()
     m["gate"] = gate
-    assert gate_config_from_manifest(m) == expected
+    assert gate_config_from_manifest(Manifest(m)) == expected
 
 
 @pytest.mark.parametrize("gate", [{"max_gap": 7}, {"inconclusive": "maybe"}])
@@ -326,7 +327,7 @@ def test_gate_config_from_manifest_invalid(gate: dict[str, Any]) -> None:
     m = manifest()
     m["gate"] = gate
     with pytest.raises(RunDirError, match=r"gate\."):
-        gate_config_from_manifest(m)
+        gate_config_from_manifest(Manifest(m))
 
 
 def test_gate_scorer_without_results_is_insufficient(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ import pytest
 from _runfolder import res, write_run
 
 from evalkit.errors import RunDirError
-from evalkit.rundir.ledger import LedgerWriter, done_cells, iter_results, read_manifest
+from evalkit.rundir.ledger import LedgerWriter, done_cells, iter_results
+from evalkit.rundir.manifest import read_manifest
 from evalkit.types import ErrorKind
 
 
@@ -43,7 +44,7 @@ def test_read_manifest_missing_folder(tmp_path: Path) -> None:
 def test_read_manifest_ok(tmp_path: Path) -> None:
     run = write_run(tmp_path / "run")
     m = read_manifest(run)
-    assert m["run_id"] == "20261122-101500-a1b2c3" and [x["name"] for x in m["models"]] == ["gpt", "llama"]
+    assert m.run_id == "20261122-101500-a1b2c3" and [x.name for x in m.models] == ["gpt", "llama"]
 
 
 def test_writer_round_trip_and_flush(tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.run.cache import BATCH, KeyMaker, ResponseCache, request_key
 from evalkit.cli import main
 from evalkit.config.prompt import Renderer
+from evalkit.run.cache import BATCH, KeyMaker, ResponseCache, request_key
 from evalkit.testing.server import TestServer
 from evalkit.types import Completion, Request
 

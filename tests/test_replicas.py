@@ -15,15 +15,15 @@ from typing import Any
 import pytest
 import yaml
 
-from evalkit.run.cache import KeyMaker
 from evalkit.cli import main
 from evalkit.config.load import load_suite
 from evalkit.config.schema import ModelConfig
 from evalkit.errors import ConfigError
-from evalkit.run.plan import plan_models
 from evalkit.providers.doctor import check_endpoints, check_model
 from evalkit.providers.litellm import Attempt, Call
 from evalkit.providers.replicas import ReplicaSet, identity_base
+from evalkit.run.cache import KeyMaker
+from evalkit.run.plan import plan_models
 from evalkit.testing.server import Rule, TestServer
 from evalkit.types import ErrorInfo, ErrorKind
 
@@ -275,7 +275,7 @@ def test_key_of_a_single_base_is_unchanged(make_suite):
     path = _suite(make_suite, ["http://127.0.0.1:9/v1"])
     loaded = load_suite(path)
     (plan,) = plan_models(loaded.suite, None, path)
-    assert plan.identity_base == "http://127.0.0.1:9/v1" and plan.replicas is None
+    assert plan.identity_base == "http://127.0.0.1:9/v1" and plan.bases == ()
     before = KeyMaker("openai/open-llama", "http://127.0.0.1:9/v1", plan.params)
     after = KeyMaker(plan.identity_model, plan.identity_base, plan.params)
     assert before.key("[]", 0) == after.key("[]", 0)

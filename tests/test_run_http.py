@@ -412,7 +412,7 @@ def test_run_ids_sort_in_start_order_within_one_second(monkeypatch):
     """Two runs started in the same second must sort in start order: tests and `ls | tail -1` rely on it."""
     from datetime import UTC, datetime
 
-    import evalkit.run.runner as runner
+    import evalkit.rundir.manifest as runner
 
     ticks = iter([datetime(2026, 11, 23, 3, 43, 10, 1000 * ms, tzinfo=UTC) for ms in (5, 17, 998)])
 

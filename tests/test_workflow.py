@@ -24,7 +24,7 @@ import yaml
 
 from evalkit.analysis.aggregate import summarize_run
 from evalkit.analysis.gate import evaluate_gate, gate_config_from_manifest, gate_exit_code
-from evalkit.rundir.ledger import read_manifest
+from evalkit.rundir.manifest import read_manifest
 from evalkit.testing.server import TestServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -190,6 +190,7 @@ def test_the_workflow_steps_run_and_the_job_result_is_the_gate(
     cases = list(ET.parse(run_dir / "junit.xml").getroot().iter("testcase"))
     assert cases and any("max_gap" in (c.get("name") or "") for c in cases)
     manifest = read_manifest(run_dir)
-    baseline = next(m for m in manifest["models"] if m["name"] == "closed-baseline")
-    assert baseline["replay"]["kind"] == "jsonl" and baseline["replay"]["missing"] == 0
-    assert baseline["counts"]["replayed"] == 40
+    baseline = manifest.model("closed-baseline")
+    assert baseline is not None and baseline.replay is not None
+    assert baseline.replay["kind"] == "jsonl" and baseline.replay["missing"] == 0
+    assert baseline.counts["replayed"] == 40

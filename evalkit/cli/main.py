@@ -226,8 +226,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from evalkit.config.load import load_suite
     from evalkit.errors import ConfigError
-    from evalkit.rundir.shard import parse_shard
     from evalkit.run.runner import Runner, RunOptions, resume
+    from evalkit.rundir.shard import parse_shard
 
     shard = parse_shard(args.shard) if args.shard is not None else None
     if args.poll_interval is not None:

@@ -38,10 +38,18 @@ from typing import Any
 from evalkit.providers.litellm import Attempt, Call, attempt, litellm_module
 from evalkit.types import ErrorInfo, ErrorKind
 
-__all__ = ["WorkerPool", "pool_size"]
+__all__ = ["WorkerPool", "cpu_cores", "pool_size"]
 
 _HEADER = 4
 MAX_WORKERS = 8
+
+
+def cpu_cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def pool_size(requested: int | None, *, cores: int, in_flight: int, to_send: int) -> int:

@@ -46,9 +46,7 @@ def _row(g: GapSummary, margin: float | None, confidence: float, *, corrected: b
     return row
 
 
-def gaps_document(
-    summary: RunSummary, manifest: Manifest, margin: float | None = None
-) -> dict[str, Any]:
+def gaps_document(summary: RunSummary, manifest: Manifest, margin: float | None = None) -> dict[str, Any]:
     """The file's content (see the module docstring and docs/run-folder.md)."""
     conf = summary.confidence
     return {

@@ -16,34 +16,34 @@ jobs already submitted are polled, never submitted again; cells already in the l
 
 from __future__ import annotations
 
-import json
+import asyncio
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from evalkit.run.budget import Budget
-from evalkit.run.cache import ResponseCache, request_key
 from evalkit.config.catalog import BATCH_PROVIDERS, key_var
 from evalkit.config.prompt import Renderer
 from evalkit.economics import ApiPrice
 from evalkit.errors import ConfigError, InfrastructureError
-from evalkit.run.live import FanOut
-from evalkit.run.plan import ModelPlan, Work
-from evalkit.run.progress import RunProgress
 from evalkit.providers.batch.anthropic_batch import AnthropicBatches
 from evalkit.providers.batch.bodies import batch_request_body
 from evalkit.providers.batch.openai_batch import OpenAIBatches
 from evalkit.providers.batch.results import error_result
 from evalkit.providers.batch.split import limits_for, split
-from evalkit.providers.batch.types import BatchJob, BatchLine, LineResult, Poll
+from evalkit.providers.batch.types import BatchLine, LineResult, Poll
 from evalkit.providers.litellm import classify
 from evalkit.providers.pricing import batch_price
 from evalkit.providers.retry import is_retryable
-from evalkit.rundir.batches import BatchState
-from evalkit.rundir.ledger import LedgerWriter, done_cells, result_line
+from evalkit.run.cache import request_key
+from evalkit.run.plan import ModelPlan
+from evalkit.run.recorder import RECORD_CHUNK, Landing, Recorder
+from evalkit.run.state import ModelState
+from evalkit.run.work import Work
+from evalkit.rundir.batches import BatchJob, BatchState
+from evalkit.rundir.ledger import done_cells
 from evalkit.types import ErrorKind, Request, Sample
 
 __all__ = ["DEFAULT_POLL_S", "BatchClient", "BatchRun", "poll_interval", "uses_batch"]
@@ -118,13 +118,10 @@ class BatchRun:
         *,
         run_dir: Path,
         plans: list[tuple[int, ModelPlan]],
+        states: Sequence[ModelState],
         samples: list[Sample],
         renderer: Renderer,
-        fan: FanOut,
-        cache: ResponseCache | None,
-        ledger: LedgerWriter,
-        progress: RunProgress,
-        budget: Budget,
+        recorder: Recorder,
         echo: Echo,
         poll_s: float,
         client_factory: Callable[[ModelPlan], BatchClient] = _make_client,
@@ -132,13 +129,11 @@ class BatchRun:
         self.run_dir = run_dir
         self.plans = plans
         self.by_name = {p.name: p for _, p in plans}
+        self.index = {p.name: pi for pi, p in plans}
+        self.states = {p.name: states[pi] for pi, p in plans}
         self.samples = samples
         self.renderer = renderer
-        self.fan = fan
-        self.cache = cache
-        self.ledger = ledger
-        self.progress = progress
-        self.budget = budget
+        self.recorder = recorder
         self.echo = echo
         self.poll_s = poll_s
         self.state = BatchState.load(run_dir)
@@ -219,13 +214,13 @@ class BatchRun:
                 )
                 self._create(plan, job, lines)
             cells = self.fresh.pop(plan.name, [])
-            if cells and plan.status == "ok":
+            if cells and self.states[plan.name].ok:
                 self._submit_cells(plan, [self._line(plan, si, e, 1) for si, e in cells], attempt=1)
 
     def _submit_cells(self, plan: ModelPlan, lines: list[BatchLine], attempt: int) -> None:
         client = self._client(plan)
         for chunk in split(lines, limits_for(client.provider), overhead=client.overhead):
-            if plan.status != "ok":
+            if not self.states[plan.name].ok:
                 return
             job = BatchJob(
                 job=self.state.next_job_name(plan.name),
@@ -266,9 +261,9 @@ class BatchRun:
                     self.state.jobs.remove(job)  # nothing was sent: a resume with a fixed key submits it
                     self.state.save()
                     env = plan.config.api_key_env or key_var(plan.config.model)
-                    plan.status = "stopped"
-                    plan.reason = f"HTTP {error.status}: the provider rejected the credentials; check {env}"
-                    self.echo(f"stopping {plan.name}: {plan.reason}")
+                    reason = f"HTTP {error.status}: the provider rejected the credentials; check {env}"
+                    if self.states[plan.name].stop(reason):
+                        self.echo(f"stopping {plan.name}: {reason}")
                     return
                 self.echo(f"batch {plan.name}: {job.job} could not be created: {error.message}")
                 job.status = "done"  # the requests are recorded as errors: data, like a live 400
@@ -296,9 +291,7 @@ class BatchRun:
             pending = [
                 j
                 for j in self.state.jobs
-                if j.status == "submitted"
-                and j.model in self.by_name
-                and self.by_name[j.model].status == "ok"
+                if j.status == "submitted" and j.model in self.by_name and self.states[j.model].ok
             ]
             if not pending:
                 return
@@ -377,35 +370,23 @@ class BatchRun:
     def _done_cells(self) -> set[tuple[str, str, int]]:
         """Cells in the ledger (read once, after the cache replay; then kept up to date)."""
         if self._done is None:
-            self.ledger.flush()
+            self.recorder.flush()
             self._done = done_cells(self.run_dir)
         return self._done
 
     # --- writing ------------------------------------------------------------------------------
 
     def _write(self, plan: ModelPlan, job: BatchJob, results: list[LineResult]) -> None:
+        """Land the job's results (:mod:`evalkit.run.recorder`, source ``batch``)."""
         done = self._done_cells()
-        errors = 0
-        cost: float | None = None
+        landings = []
         for r in results:
             req = job.requests[r.custom_id]
             sample, epoch, key = self.samples[int(req["sample_index"])], int(req["epoch"]), str(req["key"])
             completion = replace(r.completion, attempts=job.attempt)
-            if completion.ok and self.cache is not None:
-                self.cache.put(key, completion)  # in the cache before it is in the ledger
-            line: dict[str, Any] = json.loads(
-                result_line(self.fan._result(plan, sample, epoch, completion, key))
-            )
-            line["completion"]["via"] = "batch"
-            line["completion"]["batch_id"] = job.batch_id
-            self.ledger.append_line(json.dumps(line, ensure_ascii=False, separators=(",", ":")))
+            landings.append(Landing(self.index[plan.name], sample, epoch, completion, key))
             done.add((sample.id, plan.name, epoch))
-            errors += not completion.ok
-            if completion.cost_usd is not None:
-                cost = (cost or 0.0) + completion.cost_usd
-                self.budget.spent_usd += completion.cost_usd
-        self.ledger.flush()
-        if results:
-            plan.done += len(results)
-            plan.errors += errors
-            self.progress.advance(plan.name, len(results), errors=errors, cost=cost)
+        for start in range(0, len(landings), RECORD_CHUNK):
+            chunk = landings[start : start + RECORD_CHUNK]
+            asyncio.run(self.recorder.record_many(chunk, source="batch", batch_id=job.batch_id))
+        self.recorder.flush()

@@ -61,6 +61,10 @@ class Budget:
         if event is not None:
             event.set()
 
+    def charge(self, cost: float) -> None:
+        """Spend that was not reserved first (a batch answer: submitted as a whole, priced as it lands)."""
+        self.spent_usd += cost
+
     def manifest(self) -> dict[str, float | bool | None]:
         return {
             "max_cost_usd": self.cap_usd,

@@ -1,46 +1,29 @@
-"""What a run will do before it does anything: its options, each model as it will be called, and the work.
+"""What a run will do before it does anything: its options, and each model as it will be called.
 
-:class:`ModelPlan` is one model as this run calls it (parameters, retry policy, price, the
-identity its cache keys use, whether it can run). :func:`scan` turns the samples into the run's
-work in one pass: it renders every sample once (which is also the check that every template
-variable exists, before any request), computes each pending cell's cache key, and asks the
-cache which of them it holds, a few hundred keys per query. The result, :class:`Work`, holds
-only the keys of the cache hits and one byte per pending cell, never a rendered prompt or a
-result, so a 100,000-sample run plans in a few megabytes.
+:class:`ModelPlan` is one model as this run calls it (parameters, retry policy, price, the identity
+its cache keys use, whether it can run), frozen once planned; the run's live counters are in
+:mod:`evalkit.run.state`, the pending cells in :mod:`evalkit.run.work`.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from evalkit._util.names import did_you_mean
-from evalkit.run.cache import KeyMaker, ResponseCache
-from evalkit.config.catalog import LOCAL_PROVIDER
+from evalkit.config.catalog import LOCAL_PROVIDER, get_local_spec
 from evalkit.config.load import resolve_path
-from evalkit.config.prompt import Renderer
 from evalkit.config.schema import ModelConfig, Suite
 from evalkit.economics import ApiPrice
 from evalkit.errors import ConfigError
 from evalkit.providers.credentials import api_key_for, missing_credentials
-from evalkit.providers.limiter import AdaptiveLimiter
 from evalkit.providers.pricing import run_price
-from evalkit.providers.replicas import ReplicaSet, bases_of, identity_base
+from evalkit.providers.replicas import bases_of, identity_base
 from evalkit.providers.retry import RetryPolicy
-from evalkit.run.recorded import Replay
 from evalkit.rundir.shard import Shard
-from evalkit.types import Sample
 
-__all__ = ["ModelPlan", "RunOptions", "Work", "cpu_cores", "plan_models", "scan"]
-
-Cell = tuple[str, str, int]
-"""(sample_id, model, epoch)."""
-
-SCAN_CHUNK = 512
-"""Samples rendered per cache query batch."""
+__all__ = ["ModelPlan", "RunOptions", "plan_models"]
 
 
 @dataclass
@@ -65,9 +48,10 @@ class RunOptions:
     """Run only this shard's samples (``--shard i/n``, :mod:`evalkit.rundir.shard`); None = every sample."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelPlan:
-    """One model as this run will call it."""
+    """One model as this run will call it: settled before the first request, never changed after
+    (what changes as the run goes is its :class:`~evalkit.run.state.ModelState`)."""
 
     config: ModelConfig
     group: str
@@ -75,31 +59,20 @@ class ModelPlan:
     concurrency: int
     policy: RetryPolicy
     pricing: ApiPrice | None
+    """The suite's or the user price file's price (None: LiteLLM's own figure, its map, or unknown)."""
     identity_model: str
-    """What the cache key says the model is (stable across runs; ``local/<alias>`` for embedded models)."""
+    """What the cache key says the model is (stable across runs; ``local/<alias>@...`` for embedded models)."""
     identity_base: str | None
     call_model: str
     """The LiteLLM model string actually called."""
     call_base: str | None = None
-    map_price: dict[str, Any] | None = None
-    """LiteLLM's price-map entry for the model, looked up once at the end of the run (``None``: no entry)."""
-    map_price_looked_up: bool = False
     api_key: str | None = None
-    limiter: AdaptiveLimiter | None = None
-    replicas: ReplicaSet | None = None
-    """Several ``api_base``s: the replica of each attempt and what each served (:mod:`evalkit.providers.replicas`)."""
-    status: str = "ok"
-    reason: str | None = None
-    done: int = 0
-    errors: int = 0
-    cached: int = 0
+    bases: tuple[str, ...] = ()
+    """Several ``api_base``s: the replicas the requests are spread across (:mod:`evalkit.providers.replicas`)."""
     replay_path: Path | None = None
     """``replay:`` resolved against the suite's folder: this model's answers are recorded, never sent."""
-    replay: Replay | None = None
-    """The loaded answers (:func:`evalkit.run.recorded.load_replays`, before the first request)."""
-    replay_todo: list[bytearray] | None = None
-    """``replay_todo[epoch][sample]`` is 1 for a cell to replay (:func:`evalkit.run.recorded.set_aside_replays`)."""
-    replayed: int = 0
+    skip_reason: str | None = None
+    """Why the model cannot run (a missing key): it is skipped, with this reason."""
 
     @property
     def name(self) -> str:
@@ -109,37 +82,9 @@ class ModelPlan:
     def is_local(self) -> bool:
         return self.config.model.startswith(LOCAL_PROVIDER + "/")
 
-    def manifest(self) -> dict[str, Any]:
-        c = self.config
-        return {
-            "name": c.name,
-            "model": c.model,
-            "group": self.group,
-            "api_base": c.api_base,
-            "replicas": self.replicas.manifest() if self.replicas is not None else None,
-            "params": self.params,
-            "concurrency": self.concurrency,
-            "price": c.price.model_dump() if c.price else None,
-            **({"price_map": self.map_price} if self.map_price_looked_up else {}),
-            "status": self.status,
-            "status_reason": self.reason,
-            "counts": {"done": self.done, "errors": self.errors, "cached": self.cached}
-            | ({"replayed": self.replayed} if self.replay_path is not None else {}),
-            **({"replay": self._replay_manifest()} if self.replay_path is not None else {}),
-            "concurrency_seen": None
-            if self.limiter is None
-            else {
-                "peak": self.limiter.peak,
-                "lowest_limit": self.limiter.lowest,
-                "throttled": self.limiter.throttles,
-                "paused_s": round(self.limiter.paused_s, 3),
-            },
-        }
-
-    def _replay_manifest(self) -> dict[str, Any]:
-        if self.replay is not None:
-            return self.replay.manifest()
-        return {"path": str(self.replay_path)}
+    def with_endpoint(self, model: str, base: str, api_key: str) -> ModelPlan:
+        """The same plan called at another endpoint (an embedded model's server, once it is up)."""
+        return replace(self, call_model=model, call_base=base, api_key=api_key)
 
 
 def plan_models(suite: Suite, wanted: list[str] | None, where: Path) -> list[ModelPlan]:
@@ -171,6 +116,7 @@ def _plan(suite: Suite, m: ModelConfig, where: Path | None = None) -> ModelPlan:
         max_retry_time_s=d.max_retry_time_s,
     )
     pricing = run_price(m.model, m.price)
+    bases = bases_of(m.api_base)
     plan = ModelPlan(
         config=m,
         group=str(m.group),
@@ -181,34 +127,34 @@ def _plan(suite: Suite, m: ModelConfig, where: Path | None = None) -> ModelPlan:
         identity_model=m.model,
         identity_base=identity_base(m.api_base),  # one base: itself; replicas: all of them, in any order
         call_model=m.model,
-        call_base=next(iter(bases_of(m.api_base)), None),
+        call_base=next(iter(bases), None),
+        bases=tuple(bases) if len(bases) > 1 and m.replay is None else (),
     )
-    if len(bases_of(m.api_base)) > 1 and not plan.is_local and m.replay is None:
-        plan.replicas = ReplicaSet(bases_of(m.api_base))
     if m.replay is not None:  # recorded answers: no credentials, no server, never in the cache
         suite_path = where if where is not None else Path("suite.yaml")
-        plan.replay_path = resolve_path(
+        path = resolve_path(
             suite_path.parent.resolve(), m.replay, what=f"models.{m.name}.replay", suite_path=suite_path
         )
-        plan.identity_model = plan.call_model = f"replay/{m.name}"
-        plan.identity_base = plan.call_base = None
-        return plan
+        recorded = f"replay/{m.name}"
+        return replace(
+            plan,
+            replay_path=path,
+            identity_model=recorded,
+            call_model=recorded,
+            identity_base=None,
+            call_base=None,
+        )
     if plan.is_local:
-        plan.identity_model = _local_identity(m.model.split("/", 1)[1])
-        return plan
+        return replace(plan, identity_model=_local_identity(m.model.split("/", 1)[1]), bases=())
     reason = missing_credentials(m.model, api_base=plan.call_base, api_key_env=m.api_key_env)
     if reason:
-        plan.status, plan.reason = "skipped", reason
-    else:
-        plan.api_key = api_key_for(plan.call_base, m.api_key_env)
-    return plan
+        return replace(plan, skip_reason=reason)
+    return replace(plan, api_key=api_key_for(plan.call_base, m.api_key_env))
 
 
 def _local_identity(alias: str) -> str:
     """The cache identity of an embedded model: its alias and the exact weights and runtime that serve it."""
     from importlib.metadata import PackageNotFoundError, version
-
-    from evalkit.config.catalog import get_local_spec
 
     spec = get_local_spec(alias)
     parts = [f"{LOCAL_PROVIDER}/{alias}", spec.fingerprint()]  # weights file, chat template, context size
@@ -218,80 +164,3 @@ def _local_identity(alias: str) -> str:
         except PackageNotFoundError:
             parts.append(f"{dist}==?")
     return "@".join(parts)
-
-
-@dataclass
-class Work:
-    """The run's pending cells, split into cache hits (replayed without the network) and cells to send."""
-
-    epochs: int
-    n_samples: int
-    hits: list[tuple[int, int, int, str]] = field(default_factory=list)
-    """(plan index, epoch, sample index, cache key) of each pending cell the cache holds."""
-    todo: list[list[bytearray]] = field(default_factory=list)
-    """``todo[plan][epoch][sample]`` is 1 for a cell to send."""
-
-    def send_count(self, plan_index: int) -> int:
-        return sum(row.count(1) for row in self.todo[plan_index])
-
-    def cells_to_send(self, plan_index: int) -> Iterator[tuple[int, int]]:
-        """(sample index, epoch) of the model's cells to send, epoch by epoch in sample order."""
-        for e, row in enumerate(self.todo[plan_index]):
-            i = row.find(1)
-            while i != -1:
-                if row[i]:  # a cell may be taken off (sent elsewhere) while this iterates
-                    yield i, e
-                i = row.find(1, i + 1)
-
-    def mark_to_send(self, plan_index: int, epoch: int, sample_index: int) -> None:
-        self.todo[plan_index][epoch][sample_index] = 1
-
-
-def scan(
-    samples: list[Sample],
-    renderer: Renderer,
-    plans: list[ModelPlan],
-    epochs: int,
-    done: set[Cell],
-    cache: ResponseCache | None,
-    shard: Shard | None = None,
-) -> Work:
-    """Render every sample once (raising :class:`ConfigError` for a missing template variable) and sort
-    the pending cells of ``plans`` into cache hits and cells to send. With ``shard``, every sample is
-    still rendered (the same check in every shard) but only the shard's samples get cells."""
-    n = len(samples)
-    work = Work(epochs=epochs, n_samples=n, todo=[[bytearray(n) for _ in range(epochs)] for _ in plans])
-    keyers = [KeyMaker(p.identity_model, p.identity_base, p.params) for p in plans]
-    names = [p.name for p in plans]
-    for start in range(0, n, SCAN_CHUNK):
-        batch: list[tuple[int, int, int, str]] = []
-        for si in range(start, min(n, start + SCAN_CHUNK)):
-            sample = samples[si]
-            messages = renderer.render(sample)  # every sample, even when no model runs: the template check
-            if not plans or (shard is not None and not shard.owns(sample.id)):
-                continue
-            canonical = KeyMaker.messages_json(messages) if cache is not None else ""
-            for pi, name in enumerate(names):
-                for e in range(epochs):
-                    if done and (sample.id, name, e) in done:
-                        continue
-                    if cache is None:
-                        work.todo[pi][e][si] = 1
-                    else:
-                        batch.append((pi, e, si, keyers[pi].key(canonical, e)))
-        if batch and cache is not None:
-            held = cache.present([k for *_, k in batch])
-            for cell in batch:
-                if cell[3] in held:
-                    work.hits.append(cell)
-                else:
-                    work.todo[cell[0]][cell[1]][cell[2]] = 1
-    return work
-
-
-def cpu_cores() -> int:
-    """Cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1

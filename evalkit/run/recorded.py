@@ -1,4 +1,4 @@
-"""Replaying recorded outputs instead of calling a provider.
+"""Recorded baselines: a model's answers taken from a previous run folder or a JSONL instead of calling it.
 
 A model entry with ``replay:`` takes its answers from a previous run folder or from a JSONL of
 ``{"id": ..., "output": ..., "epoch": 0}`` rows (production logs, another tool's results), so CI
@@ -27,16 +27,16 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from evalkit._util.io import iter_jsonl
 from evalkit.errors import ConfigError, RunDirError
+from evalkit.run.recorder import RECORD_CHUNK, Landing, Recorder
+from evalkit.rundir.ledger import iter_results
+from evalkit.rundir.manifest import Manifest, read_manifest
 from evalkit.types import Completion, ErrorInfo, ErrorKind, Sample
 
-if TYPE_CHECKING:
-    from evalkit.run.plan import ModelPlan, Work
-
-__all__ = ["Replay", "load_replay", "load_replays", "set_aside_replays"]
+__all__ = ["Replay", "load_replay", "load_replays", "write_recorded"]
 
 
 @dataclass(frozen=True)
@@ -145,9 +145,6 @@ def _sha256(path: Path) -> str:
 def _from_run(
     run_dir: Path, *, model: str, dataset_sha256: str, task_hash: str, where: str
 ) -> tuple[dict[tuple[str, int], Completion], dict[tuple[str, int], str], dict[str, Any]]:
-    from evalkit.rundir.ledger import iter_results
-    from evalkit.rundir.manifest import read_manifest
-
     try:
         manifest = read_manifest(run_dir)
     except RunDirError as exc:
@@ -203,7 +200,7 @@ def _from_jsonl(path: Path, *, where: str) -> dict[tuple[str, int], Completion]:
 
 
 def load_replays(
-    plans: list[ModelPlan],
+    sources: dict[int, tuple[str, Path, str]],
     *,
     samples: list[Sample],
     all_samples: list[Sample],
@@ -211,24 +208,20 @@ def load_replays(
     dataset_sha256: str,
     task_hash: str,
     suite_path: Path,
-    resume_manifest: dict[str, Any] | None = None,
-) -> None:
-    """Load every replayed model's answers into its plan (raising :class:`ConfigError` with the
-    reason): called before the first request. On resume, refuse a source whose fingerprint changed."""
+    resumed: Manifest | None = None,
+) -> dict[int, Replay]:
+    """Load every replayed model's answers (raising :class:`ConfigError` with the reason): called before
+    the first request. ``sources``: plan index -> (the model's name, the source, its name there). On
+    resume, refuse a source whose fingerprint changed since the run started."""
     ids = [s.id for s in samples]
     known = [s.id for s in all_samples]
-    before = {
-        m.get("name"): (m.get("replay") or {}).get("sha256")
-        for m in (resume_manifest or {}).get("models", [])
-        if isinstance(m, dict)
-    }
-    for plan in plans:
-        if plan.replay_path is None:
-            continue
-        where = f"{suite_path}: models.{plan.name}.replay"
-        plan.replay = load_replay(
-            plan.replay_path,
-            model=plan.config.replay_model or plan.name,
+    before = {m.name: (m.replay or {}).get("sha256") for m in (resumed.models if resumed else [])}
+    out: dict[int, Replay] = {}
+    for i, (name, path, recorded_name) in sources.items():
+        where = f"{suite_path}: models.{name}.replay"
+        replay = load_replay(
+            path,
+            model=recorded_name,
             sample_ids=ids,
             epochs=epochs,
             dataset_sha256=dataset_sha256,
@@ -236,32 +229,32 @@ def load_replays(
             where=where,
             known_ids=known,
         )
-        old = before.get(plan.name)
-        if old and old != plan.replay.sha256:
+        old = before.get(name)
+        if old and old != replay.sha256:
             raise RunDirError(
-                f"{where}: {plan.replay_path} changed since this run started (sha256 {old[:12]}, "
-                f"now {plan.replay.sha256[:12]}); start a new run instead of resuming"
+                f"{where}: {path} changed since this run started (sha256 {old[:12]}, "
+                f"now {replay.sha256[:12]}); start a new run instead of resuming"
             )
+        out[i] = replay
+    return out
 
 
-def set_aside_replays(work: Work, plans: list[ModelPlan]) -> None:
-    """Take the replayed models' pending cells out of ``work`` (nothing of theirs is sent or read from
-    the cache) into each plan's ``replay_todo``, for :meth:`evalkit.run.live.FanOut.replay`."""
-    replayed = {i for i, p in enumerate(plans) if p.replay is not None}
-    if not replayed:
-        return
-    for i in replayed:
-        plans[i].replay_todo, work.todo[i] = (
-            work.todo[i],
-            [bytearray(work.n_samples) for _ in range(work.epochs)],
-        )
-    kept = []
-    for hit in work.hits:
-        pi, epoch, si, _key = hit
-        if pi in replayed:
-            todo = plans[pi].replay_todo
-            assert todo is not None
-            todo[epoch][si] = 1
-        else:
-            kept.append(hit)
-    work.hits = kept
+async def write_recorded(
+    recorder: Recorder, replays: dict[int, Replay], todo: dict[int, list[bytearray]], samples: list[Sample]
+) -> None:
+    """Each replayed model's pending cells from its recorded answers: never sent, never cached, no
+    budget; a cell without a recorded answer is a ``replay_missing`` error (counted and shown)."""
+    for pi, rows in todo.items():
+        replay = replays[pi]
+        batch: list[Landing] = []
+        for epoch, row in enumerate(rows):
+            si = row.find(1)
+            while si != -1:
+                completion, key = replay.answer(samples[si].id, epoch)
+                batch.append(Landing(pi, samples[si], epoch, completion, key))
+                if len(batch) >= RECORD_CHUNK:
+                    await recorder.record_many(batch, source="recorded")
+                    batch = []
+                si = row.find(1, si + 1)
+        if batch:
+            await recorder.record_many(batch, source="recorded")

@@ -10,17 +10,74 @@ submitted again (docs/scaling-batch.md).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from evalkit._util.io import atomic_open
 from evalkit.errors import RunDirError
-from evalkit.providers.batch.types import BatchJob
 
-__all__ = ["STATE_NAME", "BatchState"]
+__all__ = ["STATE_NAME", "BatchJob", "BatchState"]
 
 STATE_NAME = "batches.json"
 FORMAT = 1
+
+JobStatus = Literal["submitting", "submitted", "done"]
+
+
+@dataclass
+class BatchJob:
+    """One batch at one provider, as recorded in ``batches.json``."""
+
+    job: str
+    """evalkit's own id of the job (``<model>-<n>``), known before the provider's."""
+    provider: str
+    model: str
+    """The model's display name in the suite."""
+    attempt: int
+    """1 for a first submission, 2 for the resubmission of expired or failed requests."""
+    requests: dict[str, dict[str, Any]]
+    """custom_id -> {"sample_id", "sample_index", "epoch", "key"}."""
+    status: JobStatus = "submitting"
+    batch_id: str | None = None
+    input_file_id: str | None = None
+    provider_status: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    submitted_at: float | None = None
+    ended_at: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job": self.job,
+            "provider": self.provider,
+            "model": self.model,
+            "attempt": self.attempt,
+            "status": self.status,
+            "batch_id": self.batch_id,
+            "input_file_id": self.input_file_id,
+            "provider_status": self.provider_status,
+            "counts": self.counts,
+            "submitted_at": self.submitted_at,
+            "ended_at": self.ended_at,
+            "requests": self.requests,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BatchJob:
+        return cls(
+            job=str(d["job"]),
+            provider=str(d["provider"]),
+            model=str(d["model"]),
+            attempt=int(d["attempt"]),
+            requests=dict(d["requests"]),
+            status=d.get("status", "submitting"),
+            batch_id=d.get("batch_id"),
+            input_file_id=d.get("input_file_id"),
+            provider_status=d.get("provider_status"),
+            counts=dict(d.get("counts") or {}),
+            submitted_at=d.get("submitted_at"),
+            ended_at=d.get("ended_at"),
+        )
 
 
 class BatchState:

@@ -150,6 +150,9 @@ def result_line(result: Result) -> str:
     }
     if c.ttft_s is not None:  # streamed requests only: older lines have no such key
         completion["ttft_s"] = c.ttft_s
+    if c.via is not None:  # batch answers only
+        completion["via"] = c.via
+        completion["batch_id"] = c.batch_id
     line = {
         "sample_id": result.sample_id,
         "model": result.model,
