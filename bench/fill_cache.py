@@ -11,10 +11,10 @@ import json
 import sys
 from pathlib import Path
 
-from evalkit.run.cache import KeyMaker, ResponseCache
 from evalkit.config.dataset import load_dataset
 from evalkit.config.load import load_suite
 from evalkit.config.prompt import Renderer
+from evalkit.run.cache import KeyMaker, ResponseCache
 from evalkit.run.plan import plan_models
 from evalkit.types import Completion
 

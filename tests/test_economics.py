@@ -16,7 +16,6 @@ import pytest
 
 from evalkit.config.load import load_suite
 from evalkit.config.prices import load_user_prices
-from evalkit.rundir.manifest import Manifest
 from evalkit.economics import (
     ApiPrice,
     MapPrice,
@@ -34,6 +33,7 @@ from evalkit.economics import (
 )
 from evalkit.errors import ConfigError
 from evalkit.providers.litellm import litellm_price_info
+from evalkit.rundir.manifest import Manifest
 from tests._runfolder import res, write_run
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "docs" / "summary.schema.json").read_text(encoding="utf-8"))

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from _runfolder import manifest, res, write_run
 
-from evalkit.rundir.manifest import Manifest
 from evalkit.analysis.aggregate import aggregate
 from evalkit.analysis.gate import (
     Overall,
@@ -23,6 +22,7 @@ from evalkit.analysis.gate import (
 from evalkit.cli import main
 from evalkit.config.schema import GateConfig
 from evalkit.errors import ExitCode, RunDirError
+from evalkit.rundir.manifest import Manifest
 from evalkit.types import ErrorKind
 
 N = 200
