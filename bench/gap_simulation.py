@@ -36,7 +36,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy.stats import norm
 
-from evalkit.analysis.gate import RuleStatus, classify_gap
+from evalkit.analysis.gate import classify_gap
+from evalkit.analysis.outcome import RuleStatus
 from evalkit.stats import DEFAULT_RESAMPLES, examples_needed, paired_gap
 
 B = 1.5

@@ -10,15 +10,8 @@ import pytest
 from _runfolder import manifest, res, write_run
 
 from evalkit.analysis.aggregate import aggregate
-from evalkit.analysis.gate import (
-    Overall,
-    RuleStatus,
-    classify_gap,
-    evaluate_gate,
-    format_gate,
-    gate_config_from_manifest,
-    gate_exit_code,
-)
+from evalkit.analysis.gate import classify_gap, evaluate_gate, gate_config_from_manifest
+from evalkit.analysis.outcome import Overall, RuleStatus, format_gate, gate_exit_code
 from evalkit.cli import main
 from evalkit.config.schema import GateConfig
 from evalkit.errors import ExitCode, RunDirError
@@ -404,7 +397,8 @@ def test_inconclusive_advice_and_report_sentence_name_the_same_open_model(tmp_pa
 def test_closest_candidate_rule(
     rules: list[tuple[str, str, float, int | None]], expected: str | None
 ) -> None:
-    from evalkit.analysis.gate import RuleVerdict, closest_candidate
+    from evalkit.analysis.gate import closest_candidate
+    from evalkit.analysis.outcome import RuleVerdict
 
     verdicts = [
         RuleVerdict(f"max_gap {c}", RuleStatus(st), 0.0, 0.03, "why", c, "advice", n, up)

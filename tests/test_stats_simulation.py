@@ -11,7 +11,8 @@ import numpy.typing as npt
 import pytest
 from scipy.stats import norm
 
-from evalkit.analysis.gate import RuleStatus, classify_gap
+from evalkit.analysis.gate import classify_gap
+from evalkit.analysis.outcome import RuleStatus
 from evalkit.stats import examples_needed, paired_gap
 
 B = 1.5  # weight of the shared per-example difficulty z: correlates the two models

@@ -23,7 +23,8 @@ import pytest
 import yaml
 
 from evalkit.analysis.aggregate import summarize_run
-from evalkit.analysis.gate import evaluate_gate, gate_config_from_manifest, gate_exit_code
+from evalkit.analysis.gate import evaluate_gate, gate_config_from_manifest
+from evalkit.analysis.outcome import gate_exit_code
 from evalkit.rundir.manifest import read_manifest
 from evalkit.testing.server import TestServer
 

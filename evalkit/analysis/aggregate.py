@@ -45,7 +45,8 @@ from evalkit.analysis.summary import (
 )
 from evalkit.analysis.usage import UsageAccumulator
 from evalkit.rundir.ledger import iter_results
-from evalkit.rundir.manifest import ErrorPolicy, Manifest, read_manifest
+from evalkit.rundir.manifest import Manifest, read_manifest
+from evalkit.rundir.records import ErrorPolicy
 from evalkit.scorers.metrics import Accumulator, make_accumulator, structured_output_check
 from evalkit.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, flip_rate, mean_interval
 from evalkit.types import Result

@@ -27,14 +27,8 @@ from typing import Any
 
 from evalkit._util.io import atomic_write_text
 from evalkit.analysis.aggregate import Aggregator
-from evalkit.analysis.gate import (
-    GateOutcome,
-    Overall,
-    evaluate_gate,
-    gate_config_from_manifest,
-    gate_exit_code,
-    verdict_text,
-)
+from evalkit.analysis.gate import evaluate_gate, gate_config_from_manifest
+from evalkit.analysis.outcome import GateOutcome, Overall, gate_exit_code, verdict_text
 from evalkit.analysis.summary import ALL, RunSummary
 from evalkit.errors import RunDirError
 from evalkit.report.csv import neutralise

@@ -39,94 +39,18 @@ No rule configured -> MIGRATE with a line that says so (the always-checked rules
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
 
 from pydantic import ValidationError
 
+from evalkit.analysis.outcome import GateOutcome, Overall, RuleStatus, RuleVerdict, fmt
 from evalkit.analysis.summary import ALL, GapSummary, ModelSummary, RunSummary
 from evalkit.config.schema import GateConfig
-from evalkit.errors import ExitCode, RunDirError
+from evalkit.errors import RunDirError
 from evalkit.rundir.manifest import Manifest
 from evalkit.stats import MIN_RELIABLE_N, plan_sample_size
 from evalkit.types import Group
 
-__all__ = [
-    "GateOutcome",
-    "Overall",
-    "RuleStatus",
-    "RuleVerdict",
-    "classify_gap",
-    "closest_candidate",
-    "evaluate_gate",
-    "format_gate",
-    "gate_config_from_manifest",
-    "gate_exit_code",
-    "verdict_text",
-]
-
-
-class RuleStatus(StrEnum):
-    PASS = "pass"
-    FAIL = "fail"
-    INCONCLUSIVE = "inconclusive"
-    """The gap interval contains the margin: the data cannot tell."""
-    INSUFFICIENT = "insufficient"
-    """The rule could not be evaluated (no data for it)."""
-    INFRASTRUCTURE = "infrastructure"
-    """The run did not produce usable results."""
-
-
-class Overall(StrEnum):
-    MIGRATE = "migrate"
-    STAY = "stay"
-    INCONCLUSIVE = "inconclusive"
-    INFRASTRUCTURE = "infrastructure"
-    """Infrastructure failure or insufficient data: the gate cannot decide."""
-
-
-@dataclass(frozen=True, slots=True)
-class RuleVerdict:
-    name: str
-    status: RuleStatus
-    observed: float | None
-    threshold: float | None
-    reason: str
-    candidate: str | None = None
-    """The open model this rule judges; ``None`` for a rule about the whole run."""
-    advice: str | None = None
-    """For ``max_gap``: the half-width now and the examples needed (:mod:`evalkit.stats.planning`)."""
-    needed: int | None = None
-    upper: float | None = None
-    """For ``max_gap``: the upper bound of the gap's interval (what :func:`closest_candidate` ranks on)."""
-
-    @property
-    def passed(self) -> bool:
-        return self.status is RuleStatus.PASS
-
-
-@dataclass(frozen=True, slots=True)
-class GateOutcome:
-    rules: tuple[RuleVerdict, ...]
-    overall: Overall
-    scorer: str | None
-    notes: tuple[str, ...] = field(default_factory=tuple)
-    chosen: str | None = None
-    """MIGRATE: the open model that can take over."""
-    candidates: tuple[tuple[str, Overall], ...] = ()
-    """Each open model judged and its own outcome (migrate / stay / inconclusive)."""
-    advice: str | None = None
-    """INCONCLUSIVE: what it would take to decide (the plan of :attr:`closest`)."""
-    closest: str | None = None
-    """INCONCLUSIVE: the open model closest to passing (:func:`closest_candidate`); the advice and
-    the report's verdict sentence both name it."""
-    inconclusive: str = "fail"
-    """``gate.inconclusive``: ``fail`` (exit 4) or ``pass`` (exit 0 with a warning)."""
-
-    @property
-    def passed(self) -> bool:
-        """The exit code is 0."""
-        return gate_exit_code(self) is ExitCode.OK
+__all__ = ["classify_gap", "closest_candidate", "evaluate_gate", "gate_config_from_manifest"]
 
 
 def gate_config_from_manifest(manifest: Manifest) -> GateConfig:
@@ -140,12 +64,8 @@ def gate_config_from_manifest(manifest: Manifest) -> GateConfig:
         raise RunDirError(f"run.json: gate.{loc}: {e['msg']}") from None
 
 
-def _f(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.3f}"
-
-
 def _ci(g: GapSummary) -> str:
-    return f"[{_f(g.ci_low)}, {_f(g.ci_high)}]"
+    return f"[{fmt(g.ci_low)}, {fmt(g.ci_high)}]"
 
 
 def classify_gap(low: float, high: float, margin: float, n_examples: int) -> RuleStatus:
@@ -219,7 +139,7 @@ def _min_score(m: ModelSummary, scorer: str, group: str, floor: float, candidate
         why = f"{m.name} has no scored cell on {scorer}"
         return RuleVerdict(name, RuleStatus.INSUFFICIENT, None, floor, why, candidate)
     ok = mean >= floor
-    why = f"{m.name} scores {_f(mean)} on {scorer} ({'>=' if ok else '<'} {_f(floor)})"
+    why = f"{m.name} scores {fmt(mean)} on {scorer} ({'>=' if ok else '<'} {fmt(floor)})"
     return RuleVerdict(name, RuleStatus.PASS if ok else RuleStatus.FAIL, mean, floor, why, candidate)
 
 
@@ -250,15 +170,15 @@ def _max_gap(summary: RunSummary, scorer: str, open_model: str, margin: float) -
         margin=margin,
         confidence=summary.confidence,
     )
-    head = f"gap {g.closed_model} - {open_model} = {_f(g.gap)} {_ci(g)} on {g.n_examples} examples"
+    head = f"gap {g.closed_model} - {open_model} = {fmt(g.gap)} {_ci(g)} on {g.n_examples} examples"
     if status is RuleStatus.PASS:
-        why = f"{head}: upper bound {_f(g.ci_high)} <= max_gap {_f(margin)}"
+        why = f"{head}: upper bound {fmt(g.ci_high)} <= max_gap {fmt(margin)}"
     elif status is RuleStatus.FAIL:
-        why = f"{head}: lower bound {_f(g.ci_low)} > max_gap {_f(margin)}"
+        why = f"{head}: lower bound {fmt(g.ci_low)} > max_gap {fmt(margin)}"
     elif g.ci_high <= margin:
-        why = f"{head}: within max_gap {_f(margin)}, but {plan.text()}"
+        why = f"{head}: within max_gap {fmt(margin)}, but {plan.text()}"
     else:
-        why = f"{head} contains max_gap {_f(margin)}: {plan.text()}"
+        why = f"{head} contains max_gap {fmt(margin)}: {plan.text()}"
     if not g.reliable:
         why += f" (the interval is unreliable below {MIN_RELIABLE_N} examples)"
     needed = plan.needed if status is RuleStatus.INCONCLUSIVE else None
@@ -375,52 +295,3 @@ def _rank(rules: list[RuleVerdict]) -> tuple[float, float]:
         (r.observed for r in rules if r.name.startswith("min_score") and r.observed is not None), 0.0
     )
     return (gap if gap is not None else 0.0, -score)
-
-
-def gate_exit_code(outcome: GateOutcome) -> ExitCode:
-    if outcome.overall is Overall.INCONCLUSIVE:
-        return ExitCode.OK if outcome.inconclusive == "pass" else ExitCode.INCONCLUSIVE
-    return {
-        Overall.MIGRATE: ExitCode.OK,
-        Overall.STAY: ExitCode.GATE_FAILED,
-        Overall.INFRASTRUCTURE: ExitCode.INFRASTRUCTURE,
-    }[outcome.overall]
-
-
-def verdict_text(outcome: GateOutcome) -> str:
-    """The verdict in one phrase, e.g. ``MIGRATE to llama: ...``, ``INCONCLUSIVE: ...``."""
-    failed = sum(r.status is RuleStatus.FAIL for r in outcome.rules)
-    if outcome.overall is Overall.MIGRATE:
-        if outcome.chosen is None:
-            return "MIGRATE: every gate rule passed"
-        gap = next((r for r in outcome.rules if r.name == f"max_gap {outcome.chosen}"), None)
-        others = [n for n, o in outcome.candidates if o is Overall.MIGRATE and n != outcome.chosen]
-        text = f"MIGRATE to {outcome.chosen}: " + (
-            gap.reason.split(": ", 1)[0] + f" within max_gap {_f(gap.threshold)}"
-            if gap is not None
-            else "every rule about it passed"
-        )
-        return text + (f" (also passing: {', '.join(others)})" if others else "")
-    if outcome.overall is Overall.STAY:
-        if outcome.candidates and all(o is Overall.STAY for _n, o in outcome.candidates):
-            return f"STAY: {failed} gate rule(s) failed; no open model can take over"
-        return f"STAY: {failed} gate rule(s) failed"
-    if outcome.overall is Overall.INCONCLUSIVE:
-        margin = next((r.threshold for r in outcome.rules if r.name.startswith("max_gap")), None)
-        text = (
-            f"INCONCLUSIVE: no open model is shown within max_gap {_f(margin)}, and not every one beyond it"
-        )
-        return text + (f"; {outcome.advice}" if outcome.advice else "")
-    return "CANNOT DECIDE: infrastructure failure or insufficient data"
-
-
-def format_gate(outcome: GateOutcome) -> str:
-    """One line per rule, then the notes, then the verdict line (with the exit code)."""
-    width = max((len(r.status.value) for r in outcome.rules), default=4)
-    lines = [f"{r.status.value.upper():<{width}}  {r.name}: {r.reason}" for r in outcome.rules]
-    lines += [f"note  {n}" for n in outcome.notes]
-    if outcome.overall is Overall.INCONCLUSIVE and outcome.inconclusive == "pass":
-        lines.append("warning: the gate is inconclusive; gate.inconclusive is 'pass', so it exits 0")
-    scorer = f" (scorer {outcome.scorer})" if outcome.scorer else ""
-    lines.append(f"verdict: {verdict_text(outcome)}{scorer}; exit {int(gate_exit_code(outcome))}")
-    return "\n".join(lines)

@@ -335,7 +335,8 @@ def _gate(run_dir: Path) -> int:
     """One line per rule, then the verdict: exit 0 migrate, 1 stay, 3 cannot decide, 4 inconclusive
     (0 with a warning line when the suite sets ``gate.inconclusive: pass``)."""
     from evalkit.analysis.aggregate import summarize_run
-    from evalkit.analysis.gate import evaluate_gate, format_gate, gate_config_from_manifest, gate_exit_code
+    from evalkit.analysis.gate import evaluate_gate, gate_config_from_manifest
+    from evalkit.analysis.outcome import format_gate, gate_exit_code
     from evalkit.rundir.manifest import read_manifest
 
     config = gate_config_from_manifest(read_manifest(run_dir))

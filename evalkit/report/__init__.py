@@ -19,7 +19,8 @@ from pathlib import Path
 
 from evalkit._util.io import atomic_write_text
 from evalkit.analysis.aggregate import build_aggregator
-from evalkit.analysis.gate import GateOutcome, evaluate_gate, gate_config_from_manifest
+from evalkit.analysis.gate import evaluate_gate, gate_config_from_manifest
+from evalkit.analysis.outcome import GateOutcome
 from evalkit.analysis.summary import RunSummary
 from evalkit.economics import Economics
 from evalkit.errors import RunDirError

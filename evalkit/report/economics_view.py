@@ -28,7 +28,8 @@ from evalkit.economics import (
     Volume,
     compute_economics,
 )
-from evalkit.rundir.manifest import Manifest, ModelEntry
+from evalkit.rundir.manifest import Manifest
+from evalkit.rundir.records import ModelEntry
 
 __all__ = [
     "display_rows",

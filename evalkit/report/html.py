@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 
 from evalkit._util.io import atomic_write_text
-from evalkit.analysis.gate import GateOutcome, Overall, format_gate, gate_exit_code
+from evalkit.analysis.outcome import GateOutcome, Overall, format_gate, gate_exit_code
 from evalkit.analysis.summary import ALL, GapSummary, ModelSummary, RunSummary, UsageStat
 from evalkit.economics import Economics
 from evalkit.report.charts import scatter_chart, slice_chart

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit._util.io import atomic_write_bytes
-from evalkit.analysis.gate import GateOutcome, Overall, RuleStatus, format_gate
+from evalkit.analysis.outcome import GateOutcome, Overall, RuleStatus, format_gate
 from evalkit.analysis.summary import RunSummary
 from evalkit.report.verdict import task_verdict
 from evalkit.rundir.manifest import Manifest

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from evalkit.analysis.gate import GateOutcome
+from evalkit.analysis.outcome import GateOutcome
 from evalkit.analysis.summary import ALL, RunSummary
 from evalkit.economics import Economics
 from evalkit.report.economics_view import economics_markdown, money_lines

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit._util.io import atomic_write_text
-from evalkit.analysis.gate import GateOutcome, gate_exit_code, verdict_text
+from evalkit.analysis.outcome import GateOutcome, gate_exit_code, verdict_text
 from evalkit.analysis.summary import GapSummary, ModelSummary, RunSummary
 from evalkit.economics import Economics
 from evalkit.report.economics_view import economics_dict, money_lines

@@ -11,7 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from evalkit.analysis.gate import GateOutcome, Overall, RuleStatus, classify_gap, gate_exit_code
+from evalkit.analysis.gate import classify_gap
+from evalkit.analysis.outcome import GateOutcome, Overall, RuleStatus, gate_exit_code
 from evalkit.analysis.summary import ALL, GapSummary, ModelSummary, RunSummary
 
 __all__ = [

@@ -35,7 +35,8 @@ from typing import Any
 
 from evalkit.errors import RunDirError
 from evalkit.rundir.ledger import Cell, LedgerWriter, iter_results
-from evalkit.rundir.manifest import Manifest, ModelEntry, new_run_id, now_iso, read_manifest, write_manifest
+from evalkit.rundir.manifest import Manifest, new_run_id, now_iso, read_manifest, write_manifest
+from evalkit.rundir.records import ModelEntry
 from evalkit.rundir.shard import SHARD_RULE, Shard
 from evalkit.types import Result
 
