@@ -22,7 +22,7 @@ help:
 	@echo "make test-proxy                                         two shards through a LiteLLM Proxy on 127.0.0.1"
 	@echo "make report RUN=results/<suite>/<run>                   regenerate a run's report from its folder"
 	@echo "make gate RUN=results/<suite>/<run>                     apply the suite's gate rules (exit code)"
-	@echo "make lint                                               ruff + mypy"
+	@echo "make lint                                               ruff + mypy + the layering contracts (import-linter)"
 
 # The environment is built from the locks only (--require-hashes --no-deps): nothing unpinned gets in.
 $(VENV)/.main: requirements/main.lock pyproject.toml
@@ -90,6 +90,7 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check evalkit tests
 	$(BIN)/ruff format --check evalkit tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 # The performance benchmark (~15 min on 2 cores): writes bench/results.md (see bench/run.py).
 bench: $(VENV)/.main $(VENV)/.local

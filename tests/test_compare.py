@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from _runfolder import res, write_run
 
-from evalkit.analysis.compare import COMPARE_COLUMNS, compare_runs, format_table, to_markdown
+from evalkit.analysis.compare import COMPARE_COLUMNS, compare_runs
 from evalkit.cli import main
 from evalkit.errors import RunDirError
+from evalkit.report.compare import format_table, to_markdown
 from evalkit.stats import holm
 
 N = 100

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from _runfolder import res, write_run
 
+from evalkit._util.spreadsheet import neutralise
 from evalkit.report import write_report
-from evalkit.report.csv import GAPS_COLUMNS, SUMMARY_COLUMNS, neutralise
+from evalkit.report.csv import GAPS_COLUMNS, SUMMARY_COLUMNS
 from evalkit.report.examples import pick_cells
 from evalkit.report.scorer_views import TOP_PAIRS
 from evalkit.scorers import build_scorer

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from evalkit import __version__
+from evalkit._version import __version__
 from evalkit.errors import EvalkitError, ExitCode
 
 
@@ -347,7 +347,8 @@ def _gate(run_dir: Path) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     """The cross-task table; exit 2 when two runs of one task are not comparable."""
-    from evalkit.analysis.compare import compare_runs, format_table, write_compare
+    from evalkit.analysis.compare import compare_runs
+    from evalkit.report.compare import format_table, write_compare
 
     table = compare_runs(args.run_dirs)
     print(format_table(table))

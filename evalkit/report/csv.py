@@ -75,6 +75,7 @@ from typing import Any
 import pandas as pd
 
 from evalkit._util.io import atomic_open
+from evalkit._util.spreadsheet import neutralise
 from evalkit.analysis.summary import GapSummary, ModelSummary, RunSummary
 from evalkit.scorers.metrics import response_format_of
 from evalkit.stats import SampleSizePlan, plan_sample_size
@@ -85,7 +86,6 @@ __all__ = [
     "gap_plan",
     "gap_row",
     "gaps_frame",
-    "neutralise",
     "summary_frame",
     "write_gaps_csv",
     "write_summary_csv",
@@ -183,14 +183,6 @@ _FLOAT = {
     "p_value",
     "p_holm",
 }
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: Any) -> Any:
-    """Prefix ``'`` to a string a spreadsheet would run as a formula; anything else unchanged."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def _round(x: float | None, digits: int = 6) -> float | None:

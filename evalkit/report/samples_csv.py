@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from evalkit.report.csv import neutralise
+from evalkit._util.spreadsheet import neutralise
 from evalkit.rundir.ledger import iter_results
 from evalkit.rundir.manifest import Manifest, read_manifest
 from evalkit.types import Result

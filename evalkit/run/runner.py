@@ -17,7 +17,7 @@ import platform
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from evalkit import __version__
+from evalkit._version import __version__
 from evalkit.config.dataset import Dataset
 from evalkit.config.load import LoadedSuite, load_suite
 from evalkit.errors import ExitCode, RunDirError
