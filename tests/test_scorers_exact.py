@@ -17,7 +17,7 @@ from evalkit.scorers.metrics import extra_metrics, top_confusions
 from evalkit.scorers.text import LabelSet, Normalizer, parse_number, strip_surrounding
 from evalkit.types import Sample, Score
 
-DATA = Path("/work/shared/data")
+DATA = Path(__file__).resolve().parents[1] / "suites" / "data"  # inside the repository, with attribution
 BANKING_LABELS = DATA / "banking77_labels.json"
 
 

@@ -17,7 +17,11 @@ from evalkit.scorers.json_valid import is_rfc3339_date_time, read_json
 from evalkit.scorers.metrics import extra_metrics, structured_output_check
 from evalkit.types import Sample
 
-DATA = Path("/work/shared/data")
+REPO = Path(__file__).resolve().parents[1]
+DATA = {  # inside the repository, with attribution (tests/data/README.md, suites/data/README.md)
+    "jsonschemabench_instances.jsonl": REPO / "tests" / "data",
+    "bfcl_simple_python_extraction.jsonl": REPO / "suites" / "data",
+}
 SCHEMA = {
     "type": "object",
     "properties": {
@@ -313,7 +317,7 @@ def test_acceptable_field(output: dict[str, Any], label: str, value: float) -> N
 
 def _rows(name: str) -> list[dict[str, Any]]:
     return [
-        json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()
+        json.loads(line) for line in (DATA[name] / name).read_text(encoding="utf-8").splitlines() if line.strip()
     ]
 
 
