@@ -317,7 +317,9 @@ def test_acceptable_field(output: dict[str, Any], label: str, value: float) -> N
 
 def _rows(name: str) -> list[dict[str, Any]]:
     return [
-        json.loads(line) for line in (DATA[name] / name).read_text(encoding="utf-8").splitlines() if line.strip()
+        json.loads(line)
+        for line in (DATA[name] / name).read_text(encoding="utf-8").splitlines()
+        if line.strip()
     ]
 
 

@@ -11,7 +11,7 @@ A 429 that says when to come back (``retry-after-ms`` or ``Retry-After``, up to 
 also closes the model's gate until then: no new attempt of that model starts before the
 provider said it would take one, so the other workers do not spend their attempts on a window
 already known to be full (and such a paced 429 does not use up an attempt: see
-:func:`evalkit.providers.complete`). With a rolling-window limit the slots that free during the pause are
+:func:`evalkit.providers.retry.complete`). With a rolling-window limit the slots that free during the pause are
 taken in one burst when the gate opens, so the run keeps to the provider's rate (measured in
 ``bench/results.md``) with few 429s and no sample lost to them. A longer Retry-After (a daily
 quota) closes nothing: each attempt's own retry policy gives up on it.

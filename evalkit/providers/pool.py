@@ -6,7 +6,7 @@ roughly 200 requests a second, whatever the concurrency. :class:`WorkerPool` for
 LiteLLM is imported (copy-on-write: each starts in milliseconds, not the 1.5 s of an import),
 each connected to the parent by a socket pair. The parent sends one *attempt* at a time (a
 :class:`~evalkit.providers.Call`) to the worker with the fewest attempts in flight; the worker
-runs :func:`~evalkit.providers.attempt` -- one ``litellm.acompletion`` -- and sends back the
+runs :func:`~evalkit.providers.litellm.attempt` -- one ``litellm.acompletion`` -- and sends back the
 :class:`~evalkit.providers.Attempt`.
 
 Everything with state stays in the parent, so it works exactly as without workers: retries and

@@ -134,7 +134,7 @@ class ReplicaSet:
             r.cooling_until = now + min(self.max_cooldown_s, self.cooldown_s * 2 ** (r.streak - 1))
 
     def route(self, send: Send | None) -> Send:
-        """``send`` (default: :func:`~evalkit.providers.attempt`) with each attempt sent to a chosen replica.
+        """``send`` (default: :func:`~evalkit.providers.litellm.attempt`) with each attempt sent to a chosen replica.
 
         Make one per request: it remembers the replica of the request's last attempt, and a retry
         after a retryable failure goes to another replica when there is one.

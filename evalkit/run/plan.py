@@ -41,7 +41,7 @@ class RunOptions:
     """Worker processes for the network fan-out: 0 = all in this process; None = ``$EVALKIT_WORKERS``,
     else chosen from the cores and the load (:func:`evalkit.providers.pool.pool_size`)."""
     batch: bool = False
-    """``--batch``: closed openai/ and anthropic/ models go through their provider's batch API (evalkit.batch)."""
+    """``--batch``: closed openai/ and anthropic/ models go through their provider's batch API (evalkit.run.batch)."""
     batch_poll_s: float | None = None
     """Seconds between batch status polls (None: ``$EVALKIT_BATCH_POLL_S``, else 30)."""
     shard: Shard | None = None
