@@ -105,4 +105,4 @@ def build_scorer(
 
 def _load_builtins() -> None:
     # Importing the family modules runs their @scorer decorators.
-    from evalkit.scorers import exact, json_valid, refusal, tool_calls  # noqa: F401
+    from evalkit.scorers import answer_match, exact, json_valid, refusal, tool_calls  # noqa: F401
