@@ -82,6 +82,8 @@ CASES: list[tuple[str, str, float, float, str, str | None, bool]] = [
     # [soviet, red, army, troops] vs [red, army]: P 2/4, R 1 -> 2/3; vs [e, red, army]: P 1/2, R 2/3 -> 4/7
     (RED_ARMY, "Soviet Red Army troops", 0.0, 2 / 3, "partial", "the Red Army", False),
     (X25, "UDP", 1.0, 1.0, "exact", "UDP", False),
+    # no span is cut out of a sentence: [answer, is, udp] vs [udp]: P 1/3, R 1 -> 0.5
+    (X25, "The answer is UDP.", 0.0, 0.5, "partial", "UDP", False),
     # [datagram] vs [user, datagram, protocol]: P 1, R 1/3 -> 0.5; vs [datagram, model]: P 1, R 1/2 -> 2/3
     (X25, "datagram", 0.0, 2 / 3, "partial", "the datagram model", False),
     # abstaining on an answerable question: the empty prediction, 0
