@@ -739,6 +739,7 @@ PROMPTED: list[tuple[str, Callable[[str], str], str]] = [
     ),
     ("bfcl-parallel_multiple_87", lambda listed: '{"answer": 15}', "text_instead_of_call"),
     ("bfcl-parallel_multiple_87", lambda listed: "", "missing_call"),
+    ("bfcl-parallel_multiple_87", lambda listed: "```json\n[]\n```", "missing_call"),
     (
         "bfcl-multiple_4",
         lambda listed: json.dumps(
@@ -768,6 +769,13 @@ def test_prompted_mode_reads_a_json_call_list_from_the_text(
     s = tool_scorer({"mode": "prompted"})(Completion(text=text), sample_of(r))
     assert s.label == label, s.explanation
     assert s.meta["mode"] == "prompted"
+
+
+def test_prompted_mode_tells_an_empty_list_from_no_output() -> None:
+    r = rows()["bfcl-multiple_4"]
+    fn = tool_scorer({"mode": "prompted"})
+    assert "an empty call list" in fn(Completion(text="[]"), sample_of(r)).explanation
+    assert "no call and no text" in fn(Completion(text=None), sample_of(r)).explanation
 
 
 def test_prompted_mode_ignores_native_calls_and_native_mode_ignores_the_text() -> None:
@@ -934,3 +942,20 @@ def test_never_raises_on_any_calls_or_text(
     s = fn(Completion(text=text, tool_calls=tuple(ToolCall(n, a) for n, a in calls)), sample_of(r))
     assert s.label in CLASSES and s.value in (0.0, 1.0)
     json.dumps(s.to_dict())
+
+
+@pytest.mark.parametrize("depth", [99, 101, 990, 5000])
+def test_deeply_nested_arguments_are_a_verdict(depth: int) -> None:
+    r = rows()["bfcl-multiple_8"]
+    args = (
+        '{"location": "SD", "propertyType": "villa", "bedrooms": 3, "budget": '
+        + "[" * depth
+        + "]" * depth
+        + "}"
+    )
+    s = tool_scorer({})(
+        Completion(text=None, tool_calls=(ToolCall("realestate_find_properties", args),)), sample_of(r)
+    )
+    assert s.label == ("wrong_argument" if depth < 100 else "invalid_arguments_json"), s.explanation
+    prompted = tool_scorer({"mode": "prompted"})(Completion(text="[" * depth + "]" * depth), sample_of(r))
+    assert prompted.label in ("text_instead_of_call", "invalid_arguments_json")

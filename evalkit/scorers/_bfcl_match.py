@@ -28,6 +28,7 @@ from typing import Any
 
 from evalkit.scorers._bfcl import ExpectedCall, ToolNames
 from evalkit.scorers._bfcl_values import kind, value_problem
+from evalkit.scorers.json_read import MAX_DEPTH
 from evalkit.types import ToolCall
 
 __all__ = ["Call", "Problem", "Verdict", "check_call", "compare", "read_call"]
@@ -68,7 +69,24 @@ def read_call(call: ToolCall, names: ToolNames) -> Call:
         return Call(name, called, None, str(exc) if isinstance(exc, ValueError) else "nested too deep")
     if not isinstance(value, dict):
         return Call(name, called, None, f"a JSON {kind(value)}, not an object")
+    if _depth(value) > MAX_DEPTH:
+        return Call(name, called, None, f"nested more than {MAX_DEPTH} levels deep")
     return Call(name, called, value)
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value`` nests (iteratively: the values checked next recurse)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        deepest = max(deepest, d)
+        if d > MAX_DEPTH:
+            break
+        if isinstance(v, dict):
+            stack.extend((x, d + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, d + 1) for x in v)
+    return deepest
 
 
 # --- one call ---------------------------------------------------------------------------------

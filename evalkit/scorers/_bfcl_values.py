@@ -107,8 +107,8 @@ def show(value: Any, limit: int = 80) -> str:
     """``value`` as short JSON, for an explanation."""
     try:
         text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = repr(value)
+    except (TypeError, ValueError, RecursionError):
+        text = f"(a {type(value).__name__})"
     return clip(text, limit)
 
 

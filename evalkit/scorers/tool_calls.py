@@ -245,6 +245,8 @@ def tool_calls(
                     0,
                 )
         if not raw and expected:
+            if mode == "prompted" and text.strip():  # an empty call list: no call, not prose
+                return verdict("missing_call", f"an empty call list where {_wanted(expected)}", "[]", 0)
             if not text.strip():
                 return verdict("missing_call", f"no call and no text where {_wanted(expected)}", None, 0)
             hint = ""
