@@ -9,6 +9,7 @@ ledger line is just ``Result.to_dict()``.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -80,6 +81,25 @@ class ErrorInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One function call the model asked for, as LiteLLM normalises it (OpenAI ``tool_calls``, Anthropic ``tool_use``)."""
+
+    name: str
+    arguments: str
+    """The arguments exactly as the model returned them (JSON text; may be invalid JSON)."""
+    id: str | None = None
+
+
+def _tool_call_of(d: dict[str, Any]) -> ToolCall:
+    """A ledger call back as a :class:`ToolCall`; ``arguments`` that are not text become JSON text."""
+    args = d.get("arguments", "")
+    if not isinstance(args, str):
+        args = json.dumps(args, ensure_ascii=False)
+    call_id = d.get("id")
+    return ToolCall(str(d.get("name", "")), args, None if call_id is None else str(call_id))
+
+
+@dataclass(frozen=True, slots=True)
 class Completion:
     """What came back for one request (or the error that stood in its place)."""
 
@@ -99,6 +119,8 @@ class Completion:
     error: ErrorInfo | None = None
     ttft_s: float | None = None
     """Time to the first streamed content token (``stream: true`` only); left out of the ledger line when None."""
+    tool_calls: tuple[ToolCall, ...] = ()
+    """The function calls the model asked for, in its order; left out of the ledger line when empty."""
     via: str | None = None
     """``batch`` when the answer came through a provider's batch API; left out of the ledger line when None."""
     batch_id: str | None = None
@@ -113,6 +135,12 @@ class Completion:
         for optional in ("ttft_s", "via", "batch_id"):  # older lines have no such keys
             if d[optional] is None:
                 del d[optional]
+        if self.tool_calls:
+            d["tool_calls"] = [
+                {"name": c.name, "arguments": c.arguments, "id": c.id} for c in self.tool_calls
+            ]
+        else:
+            del d["tool_calls"]
         if self.error is not None:
             d["error"] = {
                 "kind": str(self.error.kind),
@@ -136,6 +164,7 @@ class Completion:
             cached=d.get("cached", False),
             error=error,
             ttft_s=d.get("ttft_s"),
+            tool_calls=tuple(_tool_call_of(c) for c in (d.get("tool_calls") or ()) if isinstance(c, dict)),
             via=d.get("via"),
             batch_id=d.get("batch_id"),
         )
