@@ -88,4 +88,4 @@ def build_scorer(
 
 def _load_builtins() -> None:
     # Importing the family modules runs their @scorer decorators.
-    from evalkit.scorers import exact, json_valid, refusal  # noqa: F401
+    from evalkit.scorers import exact, instructions, json_valid, refusal  # noqa: F401
