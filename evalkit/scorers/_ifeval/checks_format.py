@@ -27,8 +27,6 @@ from evalkit.scorers._ifeval.base import (
 
 CONSTRAINED_OPTIONS = ("My answer is yes.", "My answer is no.", "My answer is maybe.")
 
-_BULLET_STAR = re.compile(r"^\s*\*[^\*].*$", flags=re.MULTILINE)
-_BULLET_DASH = re.compile(r"^\s*-.*$", flags=re.MULTILINE)
 _HIGHLIGHT = re.compile(r"\*[^\n\*]*\*")
 _DOUBLE_HIGHLIGHT = re.compile(r"\*\*[^\n\*]*\*\*")
 
@@ -43,7 +41,7 @@ class BulletLists(Instruction):
     num_bullets: int
 
     def check(self, value: str) -> Outcome:
-        n = len(_BULLET_STAR.findall(value)) + len(_BULLET_DASH.findall(value))
+        n = text.count_bullets(value, "*") + text.count_bullets(value, "-")
         return Outcome(
             n == self.num_bullets,
             times(n, "bullet point"),
@@ -70,8 +68,8 @@ class ConstrainedResponse(Instruction):
 class HighlightedSections(Instruction):
     """``detectable_format:number_highlighted_sections``: at least n non-blank ``*spans*`` on one line.
 
-    As in IFEval, ``*a*`` counts once and ``**a**`` counts twice (once as ``**a**``, once for the
-    ``*a*`` inside it)."""
+    As in IFEval, ``*a*`` and ``**a**`` count once each: the single-star pattern finds only the
+    blank ``**`` pairs inside ``**a**``, which do not count."""
 
     kind: ClassVar[str] = "detectable_format:number_highlighted_sections"
     ARGS: ClassVar[dict[str, Parser]] = {"num_highlights": count_arg}

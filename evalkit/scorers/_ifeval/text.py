@@ -20,9 +20,11 @@ run-time download (and, before NLTK 3.9, a pickle). Here:
   ``COVID-19`` count; ``2023`` does not). ``tests/test_scorers_instructions.py`` checks the counts
   against NLTK's tokenizer output recorded on a corpus of texts.
 
-The line/bracket scans (:func:`count_placeholders`, :func:`has_title`) give the same answers as
-IFEval's regular expressions (``\\[.*?\\]``, ``<<[^\\n]+>>``) in linear time, because model output is
-hostile input and those expressions go quadratic on a line of ``[[[[`` or ``<<<<``.
+The line/bracket scans (:func:`count_bullets`, :func:`count_placeholders`, :func:`titles`) give the
+same answers as IFEval's regular expressions (``^\\s*\\*[^\\*].*$`` and ``^\\s*-.*$`` per line,
+``\\[.*?\\]``, ``<<[^\\n]+>>``) in linear time, because model output is hostile input and those
+expressions go quadratic on a run of blank lines or a line of ``[[[[`` or ``<<<<`` (100,000 newlines
+took 85 s through the bullet expressions).
 """
 
 from __future__ import annotations
@@ -33,11 +35,13 @@ from typing import Any
 
 __all__ = [
     "capital_words",
+    "count_bullets",
     "count_placeholders",
     "count_sentences",
     "count_words",
     "has_title",
     "sentences",
+    "titles",
     "word_tokens",
 ]
 
@@ -135,6 +139,38 @@ def capital_words(text: str) -> list[str]:
 
 
 # --- linear-time forms of two IFEval regular expressions --------------------------------------------
+
+
+def count_bullets(text: str, marker: str) -> int:
+    """``len(re.findall(r"^\\s*\\*[^\\*].*$", text, re.M))`` for ``marker="*"``, ``r"^\\s*-.*$"`` for ``"-"``.
+
+    A match starts at a line start, skips whitespace (blank lines included) to the first other
+    character ``q``, needs the marker there (for ``*``: and a next character that is not ``*``,
+    possibly a line break), and runs to the end of that line. Every line start inside the same
+    run of whitespace reaches the same ``q``, so a failed ``q`` is skipped whole.
+    """
+    n, p, size = 0, 0, len(text)
+    star = marker == "*"
+    while p <= size:
+        if p and text[p - 1] != "\n":  # move to the next line start
+            j = text.find("\n", p)
+            if j < 0:
+                return n
+            p = j + 1
+        q = p
+        while q < size and text[q].isspace():
+            q += 1
+        if q < size and text[q] == marker and (not star or (q + 1 < size and text[q + 1] != "*")):
+            n += 1
+            end = text.find("\n", q + 2 if star else q + 1)
+            if end < 0:
+                return n
+            p = end
+        elif q >= size:
+            return n
+        else:
+            p = q + 1
+    return n
 
 
 def count_placeholders(text: str) -> int:
