@@ -558,7 +558,7 @@ def test_scans_stay_linear_on_hostile_text() -> None:
     assert T.count_bullets(hostile, "*") == T.count_bullets(hostile, "-") == 0
     assert T.count_placeholders(hostile) == 0
     assert T.has_title(hostile) is None
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 3.0  # the regexes take minutes on this text
 
 
 # --- loose variants ----------------------------------------------------------------------------------
