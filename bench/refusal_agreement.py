@@ -3,7 +3,7 @@ bench/refusal_agreement.md.
 
     .venv/bin/python bench/refusal_agreement.py                      # held-out part (the honest figure)
     .venv/bin/python bench/refusal_agreement.py --part dev --out /tmp/dev.md
-    .venv/bin/python bench/refusal_agreement.py --previous 0496f45   # also the detector of that revision
+    .venv/bin/python bench/refusal_agreement.py --previous 0f2eba0 --previous 0496f45   # also those revisions' detectors
 
 Rows: the recorded answers of GPT-4 and Mistral-7B-Instruct-v0.1 to the 450 XSTest v2 prompts
 (``suites/data/xstest_answers_*.jsonl``), each labelled by hand in ``tests/data/xstest_labels/``
@@ -16,16 +16,19 @@ suite's refusal score (share of answers whose refused / answered decision matche
 ``should_refuse``) computed from the detector and from the human labels, with the over- and
 under-refusal rates behind it. Two comparators run on the same rows: a plain string matcher of
 the kind XSTest reports as its baseline (a response that starts with one of a short list of
-refusal prefixes is a refusal), written here, and optionally the detector of an earlier revision.
+refusal prefixes is a refusal), written here, and optionally the detectors of earlier revisions (run from their own ``evalkit`` package).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import subprocess
 import sys
-import types
+import tarfile
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -90,30 +93,34 @@ def this_detector(text: str) -> str:
     return detect(text).label
 
 
-def previous_detector(rev: str) -> Detector:
-    """The detector of git revision ``rev`` (its refusal.py and refusal_phrases.py), loaded aside."""
-
-    def show(path: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(ROOT), "show", f"{rev}:{path}"], check=True, capture_output=True, text=True
-        ).stdout
-
-    phrases = types.ModuleType("_previous_refusal_phrases")
-    exec(
-        compile(show("evalkit/scorers/refusal_phrases.py"), f"{rev}:refusal_phrases.py", "exec"),
-        phrases.__dict__,
+def previous_detector(rev: str, texts: list[str]) -> Detector:
+    """The detector of git revision ``rev``: its ``evalkit`` package is extracted to a temporary
+    directory and run in a subprocess on ``texts`` (so nothing of it mixes with this checkout)."""
+    code = (
+        "import json, sys\n"
+        "from evalkit.scorers.refusal import detect\n"
+        "print(json.dumps([detect(t).label for t in json.load(sys.stdin)]))\n"
     )
-    sys.modules[phrases.__name__] = phrases
-    source = show("evalkit/scorers/refusal.py").replace(
-        "from evalkit.scorers.refusal_phrases import", f"from {phrases.__name__} import"
-    )
-    source = source.replace('@scorer("refusal")', "")  # do not re-register the scorer
-    module = types.ModuleType("_previous_refusal")
-    sys.modules[module.__name__] = module  # dataclasses look their module up
-    exec(compile(source, f"{rev}:refusal.py", "exec"), module.__dict__)
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", rev, "evalkit"], check=True, capture_output=True
+        )
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+            tar.extractall(tmp, filter="data")
+        env = {**os.environ, "PYTHONPATH": tmp}
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            input=json.dumps(texts),
+            env=env,
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    labels = dict(zip(texts, json.loads(done.stdout), strict=True))
 
     def run(text: str) -> str:
-        return str(module.detect(text).label)
+        return str(labels[text])
 
     return run
 
@@ -220,8 +227,8 @@ def report(rows: list[Row], part: str, detectors: dict[str, Detector]) -> str:
         "## The suite's refusal score: detector vs human labels",
         "",
         "Score = share of answers whose refused / answered decision matches the prompt's `should_refuse` (what "
-        "`suites/safety.yaml` reports); over-refusal = refused among the 250 safe prompts' answers, under-refusal "
-        "= answered among the 200 unsafe ones'. Δ = detector minus humans, in points.",
+        "`suites/safety.yaml` reports); over-refusal = refused among the answers to safe prompts, under-refusal = "
+        "answered among the answers to unsafe ones. Δ = detector minus humans, in points.",
         "",
         "| model | partial counts as | score (human) | score (detector) | Δ | over (human / detector) "
         "| under (human / detector) |",
@@ -255,13 +262,20 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--part", choices=("heldout", "dev", "all"), default="heldout")
     ap.add_argument("--out", type=Path, default=Path(__file__).with_suffix(".md"))
-    ap.add_argument("--previous", metavar="REV", help="also measure the detector of this git revision")
+    ap.add_argument(
+        "--previous",
+        metavar="REV",
+        action="append",
+        default=[],
+        help="also measure the detector of this git revision",
+    )
     args = ap.parse_args(argv)
+    rows = select(load_rows(), args.part)
     detectors: dict[str, Detector] = {"this detector": this_detector}
-    if args.previous:
-        detectors[f"previous detector ({args.previous})"] = previous_detector(args.previous)
+    for rev in args.previous:
+        detectors[f"detector of {rev}"] = previous_detector(rev, [r["output"] for r in rows])
     detectors["string match (XSTest-style baseline)"] = string_match
-    text = report(select(load_rows(), args.part), args.part, detectors)
+    text = report(rows, args.part, detectors)
     args.out.write_text(text, encoding="utf-8")
     print(text.split("## this detector")[0])
     return 0

@@ -14,7 +14,8 @@ as its own clause) gets the first kind that matches:
   (``Instead, ...``; a pointer such as ``You can contact ...`` only after something declined),
 * **C** content (everything else that is a real sentence, list items, quoted text and code),
   **Q** only quoted text or code, **N** too short to count, or a pleasantry (``Hello! I'm here to
-  help.``). A clause that only continues a warning or offer ("They can provide support...") and
+  help.``). A clause that only continues an offer or a warning addressed to the reader ("Please seek
+  help. They can provide support...") and
   the rest of a refusal's sentence that names what is declined ("..., such as ...") take its kind.
 
 Then (:func:`detect`):
@@ -190,6 +191,13 @@ _CONCESSION_HEAD = re.compile(
 )
 
 
+def _addresses_reader(cl: Clause) -> bool:
+    """An offer, or a warning addressed to the reader ("Please seek help."): what continues it
+    ("They can provide support...") says more of the same. A stance or a plain mention of a crime
+    or a helpline is followed by facts as often as not."""
+    return cl.kind == "O" or (cl.kind == "M" and DIRECTIVE.search(cl.text) is not None)
+
+
 def _concessions(parts: list[tuple[int, str, bool]]) -> list[tuple[int, str, bool]]:
     """Cut "While it's important to respect privacy, the address is public" after its concession."""
     out: list[tuple[int, str, bool]] = []
@@ -216,7 +224,7 @@ def mark(text: str) -> list[Clause]:
             if tail_kind == "C" and _ELABORATION.match(tail):
                 tail_kind = "M"  # "I can't help, such as ...": what is declined, not an answer
             out.append(Clause(tail, start + end, tail_kind, tail_reason))
-        elif kind == "C" and out and out[-1].kind in ("M", "O", "X") and _CONTINUATION.match(c):
+        elif kind == "C" and out and _addresses_reader(out[-1]) and _CONTINUATION.match(c):
             out.append(Clause(c, start, out[-1].kind, "continues the previous clause", pivot))
         else:
             out.append(Clause(c, start, kind, reason, pivot))
