@@ -37,10 +37,11 @@ class Unit:
 class Limits:
     """What one sample may use. Every limit applies per sample; memory and file size per process."""
 
-    timeout_s: float = 10.0
-    """Wall clock from the moment the sandbox is ready; the parent kills everything at the deadline."""
+    timeout_s: float = 30.0
+    """Wall clock from the moment the sandbox is ready; the parent kills everything at the deadline.
+    Generous, because a busy machine stretches it; the CPU limit is what stops a loop."""
     cpu_s: float | None = None
-    """CPU seconds per process (RLIMIT_CPU); ``None`` = ``timeout_s``."""
+    """CPU seconds per process (RLIMIT_CPU); ``None`` = the smaller of ``timeout_s`` and 10."""
     memory_mb: int = 512
     """Address space per process (RLIMIT_AS); a container also caps the total at this plus 64 MB."""
     processes: int = 16
@@ -82,7 +83,7 @@ class Limits:
 
     @property
     def cpu_limit_s(self) -> float:
-        return float(self.cpu_s if self.cpu_s is not None else self.timeout_s)
+        return float(self.cpu_s if self.cpu_s is not None else min(self.timeout_s, 10.0))
 
     def to_child(self) -> dict[str, float | int]:
         """The limits the code inside applies to itself (the wall clock stays with the parent)."""
