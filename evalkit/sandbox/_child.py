@@ -153,13 +153,31 @@ def _kill_leftovers(job, pid):
         os.waitpid(helper, 0)
 
 
-def _set_dumpable(flag):
+def _prctl(option, value):
     try:
         import ctypes
 
-        ctypes.CDLL(None).prctl(4, int(flag), 0, 0, 0)  # PR_SET_DUMPABLE
+        ctypes.CDLL(None).prctl(option, value, 0, 0, 0)
     except (OSError, AttributeError):
         pass
+
+
+def _set_dumpable(flag):
+    _prctl(4, int(flag))  # PR_SET_DUMPABLE
+
+
+def _reap_all(seconds):
+    """Reap the killed leftovers (in process mode they were reparented to us), for a moment at most."""
+    import time
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.005)
 
 
 def wait_job(pid):
@@ -193,6 +211,7 @@ def main():
             facts.update(build_jail(job["root"], job["uid"], job["gid"], job["limits"]["disk_mb"], owner))
         elif mode == "process":
             os.chdir(job["workdir"])
+            _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: the job's orphans come to us, to be killed and reaped
         if job.get("nice"):
             os.nice(int(job["nice"]))
         _set_dumpable(False)  # the job (same kuid in a user namespace) must not ptrace the init
@@ -226,6 +245,8 @@ def main():
     else:
         exit_fields["code"] = os.WEXITSTATUS(status)
     _kill_leftovers(job, pid)
+    if mode == "process":
+        _reap_all(1.0)
     emit("exit", **exit_fields)
     os._exit(0)
 

@@ -11,6 +11,8 @@ Rules (``docs/scorers.md``, ``code_exec``):
 * Of several candidates: the first that defines the entry point (``def name(``, or ``name =``);
   else the longest. One block is used, never several glued together.
 * No fenced block: the whole answer, unless no line of it looks like Python (then: no code).
+* An answer whose first fence is a bare closing line after Python-looking text (the prompt opened
+  the block, the model continued inside it) counts that text as the first block.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class Block:
     """The info string's first word, lower case (``python``; ``""`` when untagged)."""
     body: str
     closed: bool
+    continued: bool = False
+    """The answer began inside a block the prompt opened (the code before its first, bare fence)."""
 
     @property
     def is_python(self) -> bool:
@@ -94,6 +98,21 @@ def looks_like_python(text: str) -> bool:
     return _PYTHON_LINE.search(text) is not None
 
 
+def _continued_block(text: str) -> Block | None:
+    """The code before the answer's first fence when that fence is bare (no info string) and the
+    text before it looks like Python: the answer started inside a block the prompt opened."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        m = _OPEN.match(line)
+        if m is None:
+            continue
+        before = "\n".join(lines[:i])
+        if m.group("info").strip() or not before.strip() or not looks_like_python(before):
+            return None
+        return Block("", before, closed=True, continued=True)
+    return None
+
+
 def _ordinal(i: int, n: int) -> str:
     return "the only fenced block" if n == 1 else f"block {i + 1} of {n}"
 
@@ -104,6 +123,10 @@ def extract_code(text: str, entry_point: str | None = None) -> ExtractedCode | N
         return None
     text = text.replace("\r\n", "\n")
     blocks = fenced_blocks(text)
+    lead = _continued_block(text)
+    if lead is not None:
+        # The prompt opened the fence and the answer continued inside it: its first fence closes it.
+        blocks = [lead, *blocks[1:]]
     if not blocks:
         if not looks_like_python(text):
             return None
@@ -119,7 +142,8 @@ def extract_code(text: str, entry_point: str | None = None) -> ExtractedCode | N
     tag = f" (```{block.info})" if block.info and not block.is_python else ""
     if not block.body.strip():
         return None
-    how = f"{_ordinal(i, len(blocks))}{tag}{why}"
+    where = "the code before the answer's first fence" if block.continued else _ordinal(i, len(blocks))
+    how = f"{where}{tag}{why}"
     if not block.closed:
         how += ", never closed"
     return ExtractedCode(
