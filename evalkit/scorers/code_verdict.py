@@ -56,7 +56,7 @@ class _Program:
             if u.name.startswith("<test "):
                 return f"test {u.name.strip('<>').split()[-1]} of {len(self.tests)}"
             return "the tests"
-        return "the code" if u.kind == "solution" else "the test set-up"
+        return {"solution": "the code", "harness": "the tests"}.get(u.kind, "the test set-up")
 
     def place(self, r: UnitResult) -> str:
         """Where a failure happened: the unit whose line it was, the line's number and text."""

@@ -111,15 +111,18 @@ def _first(span: str, source: str) -> Reading | None:
 
 
 def _boxed_contents(text: str) -> list[str]:
-    out = []
-    for m in _BOXED.finditer(text):
-        depth, i = 1, m.end()
-        while i < len(text) and depth:
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
-            i += 1
-        if depth == 0:
-            out.append(text[m.end() : i - 1])
-    return out
+    """The contents of every ``\\boxed{...}`` with balanced braces (one linear pass over the text)."""
+    starts = [m.end() - 1 for m in _BOXED.finditer(text)]
+    if not starts:
+        return []
+    closing: dict[int, int] = {}
+    stack: list[int] = []
+    for i, ch in enumerate(text):
+        if ch == "{":
+            stack.append(i)
+        elif ch == "}" and stack:
+            closing[stack.pop()] = i
+    return [text[i + 1 : closing[i]] for i in starts if i in closing]
 
 
 def _unlatex(s: str) -> str:
