@@ -78,6 +78,8 @@ STYLES: list[tuple[str, Any, str, str | None, float | None]] = [
     ("**Answer:** 42 marbles", "42", "correct", "answer_phrase", 42),
     ("Final answer = 2 1/2 hours", "2.5", "correct", "answer_phrase", 2.5),
     ("The answer to part 2 is 17, not 5.", "17", "correct", "answer_phrase", 17),
+    ("The answer is 5 + 3 = 8 apples.", "8", "correct", "answer_phrase", 8),
+    ("The answer is 12. Then 13 more are added later", "12", "correct", "answer_phrase", 12),
     ("answer: −4 degrees", "-4", "correct", "answer_phrase", -4),
     ("Answer: 3/4 of the pie", "0.75", "correct", "answer_phrase", 0.75),
     ("Answer: ５０", "50", "correct", "answer_phrase", 50),

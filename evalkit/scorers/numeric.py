@@ -5,7 +5,8 @@ Where the number is read from (``meta.source``), the first that is present, in t
 
 * ``hash_marker`` — the last ``#### N`` (GSM8K's format);
 * ``boxed`` — the last ``\\boxed{N}`` (``\\fbox``; ``\\frac{a}{b}``, ``\\text{..}``, ``\\$``, ``\\%`` understood);
-* ``answer_phrase`` — the last "answer is N", "answer: N", "final answer = N" (the first number after it, same line);
+* ``answer_phrase`` — the last "answer is N", "answer: N", "final answer = N": the first number after
+  it in the same sentence, or the one after the sentence's last ``=`` ("the answer is 5 + 3 = 8");
 * ``last_number`` — the last number anywhere.
 
 A number may carry a sign, a currency symbol (``$ € £ ¥ ₹``), thousands commas (``1,234``; a comma
@@ -65,6 +66,7 @@ _PHRASE = re.compile(
 _FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
 _TEXT = re.compile(r"\\(?:text|mathrm|textbf|mbox)\s*\{[^{}]*\}")
 _PHRASE_WINDOW = 120
+_SENTENCE_END = re.compile(r"\.(?:\s|$)|[;!?]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +144,19 @@ def _boxed(text: str) -> Reading | None:
     return next((r for r in reversed(found) if r is not None), None)
 
 
+def _phrase_value(span: str) -> Reading | None:
+    """The number after an answer phrase: the first in its sentence, or the result of the sentence's
+    last ``=`` ("the answer is 5 + 3 = 8" reads 8)."""
+    sentence = _SENTENCE_END.split(_unlatex(span[:_PHRASE_WINDOW]), maxsplit=1)[0]
+    if "=" in sentence:
+        after = _first(sentence.rsplit("=", 1)[1], "answer_phrase")
+        if after is not None:
+            return after
+    return _first(sentence, "answer_phrase")
+
+
 def _answer_phrase(text: str) -> Reading | None:
-    found = [_first(_unlatex(m.group(1)[:_PHRASE_WINDOW]), "answer_phrase") for m in _PHRASE.finditer(text)]
+    found = [_phrase_value(m.group(1)) for m in _PHRASE.finditer(text)]
     return next((r for r in reversed(found) if r is not None), None)
 
 
