@@ -162,6 +162,17 @@ def _prctl(option, value):
         pass
 
 
+def _lower_priority(nice):
+    """Nice the sandbox, and its scheduling autogroup: the parent started it in a new session, which
+    has its own autogroup, and within an autogroup a plain nice value does not yield to other groups."""
+    os.nice(nice)
+    try:
+        with open("/proc/self/autogroup", "w") as f:
+            f.write(str(nice))
+    except OSError:
+        pass  # no autogroups here: the plain nice value is what counts
+
+
 def _set_dumpable(flag):
     _prctl(4, int(flag))  # PR_SET_DUMPABLE
 
@@ -205,6 +216,8 @@ def main():
     mode = job["mode"]
     facts = {"mode": mode, "python": sys.version.split()[0]}
     try:
+        if job.get("nice"):
+            _lower_priority(int(job["nice"]))
         if mode in ("ns-root", "ns-user"):
             # In a user namespace only uid 0 is mapped: the job's tmpfs stays ns-root's (its own kuid).
             owner = f",uid={job['uid']},gid={job['gid']}" if mode == "ns-root" else ""
@@ -212,8 +225,6 @@ def main():
         elif mode == "process":
             os.chdir(job["workdir"])
             _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: the job's orphans come to us, to be killed and reaped
-        if job.get("nice"):
-            os.nice(int(job["nice"]))
         _set_dumpable(False)  # the job (same kuid in a user namespace) must not ptrace the init
     except BaseException as exc:
         emit("setup_error", type=type(exc).__name__, msg=_safe_str(exc))
