@@ -94,15 +94,15 @@ async def _left_for_loop(fn: Any | None, pairs: list[tuple[str, Sample]], second
     standin = asyncio.create_task(_fanout_standin(stop))
     done = 0
 
-    async def keep_busy() -> None:
+    async def keep_busy(score: Any) -> None:
         nonlocal done
         i = 0
         while not stop.is_set():
-            await fn(*pairs[i % len(pairs)])
+            await score(*pairs[i % len(pairs)])
             done += 1
             i += 1
 
-    workers = [asyncio.create_task(keep_busy()) for _ in range(fn.sandbox.max_parallel)] if fn else []
+    workers = [asyncio.create_task(keep_busy(fn)) for _ in range(fn.sandbox.max_parallel)] if fn else []
     await asyncio.sleep(seconds)
     stop.set()
     units, worst = await standin
