@@ -209,8 +209,10 @@ def _drop_capabilities():
 
 
 def _count_own_processes():
-    uid, n = os.getuid(), 0
-    try:
+    """How many processes our real uid runs (RLIMIT_NPROC counts them all); ``None`` if unknown."""
+    uid = os.getuid()
+    if os.path.isdir("/proc/self"):
+        n = 0
         for pid in os.listdir("/proc"):
             if pid.isdigit():
                 try:
@@ -218,9 +220,14 @@ def _count_own_processes():
                         n += 1
                 except OSError:
                     pass
-    except OSError:
+        return n
+    try:  # macOS and the BSDs: no /proc
+        import subprocess
+
+        out = subprocess.run(["ps", "-U", str(uid), "-o", "pid="], capture_output=True, text=True, timeout=10)
+        return len(out.stdout.split()) if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
         return None
-    return n
 
 
 def set_limits(limits, mode):
