@@ -53,6 +53,15 @@ async def _drain(stream: asyncio.StreamReader | None, keep: int) -> bytes:
             kept += chunk[: keep - len(kept)]
 
 
+async def _feed(stdin: asyncio.StreamWriter | None, data: bytes) -> None:
+    if stdin is None:
+        return
+    with contextlib.suppress(OSError):
+        stdin.write(data)
+        await stdin.drain()
+        stdin.close()
+
+
 class _Protocol:
     """The child's events as they arrive."""
 
@@ -146,14 +155,11 @@ async def _run(
     proto = _Protocol(job["nonce"])
     reader = asyncio.create_task(proto.read(proc.stdout))
     output = asyncio.create_task(_drain(proc.stderr, limits.output_kb * 1024))
+    feeder = asyncio.create_task(_feed(proc.stdin, json.dumps(job).encode()))
     timeout_kind: str | None = None
     try:
-        with contextlib.suppress(OSError):
-            assert proc.stdin is not None
-            proc.stdin.write(json.dumps(job).encode())
-            await proc.stdin.drain()
-            proc.stdin.close()
         try:
+            # A child that never reads its job must not hang us: the start-up deadline covers the feed.
             await asyncio.wait_for(proto.ready.wait(), limits.startup_s)
         except TimeoutError:
             timeout_kind = "startup"
@@ -173,9 +179,14 @@ async def _run(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(proc.wait(), 10)
         reader.cancel()
+        feeder.cancel()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(output), 0.5)
         output.cancel()
+        # A leftover that still holds a pipe would keep the transport (and its fds) open: close it.
+        transport = getattr(proc, "_transport", None)
+        if transport is not None:
+            transport.close()
         await backend.cleanup(launch)
     raw_output = output.result() if output.done() and not output.cancelled() else b""
     return _outcome(
