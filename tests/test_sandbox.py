@@ -476,7 +476,18 @@ def test_runs_in_parallel_do_not_block_the_event_loop(box: Sandbox) -> None:
 def test_child_source_uses_only_the_standard_library() -> None:
     imports = {line.split()[1].split(".")[0] for line in CHILD_SOURCE.splitlines()
                if line.strip().startswith(("import ", "from ")) and "evalkit" not in line}  # fmt: skip
-    assert imports <= {"builtins", "contextlib", "ctypes", "json", "os", "resource", "signal", "subprocess", "sys", "time"}
+    assert imports <= {
+        "builtins",
+        "contextlib",
+        "ctypes",
+        "json",
+        "os",
+        "resource",
+        "signal",
+        "subprocess",
+        "sys",
+        "time",
+    }
 
 
 def test_world_usable_checks_every_folder(tmp_path: Path) -> None:
