@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 import evalkit.scorers as scorers_pkg
 from evalkit.errors import ConfigError
 from evalkit.scorers import build_scorer, registered
-from evalkit.scorers.metrics import extra_metrics, top_confusions
+from evalkit.scorers.metrics import top_confusions
+from evalkit.scorers.registry import extra_metrics
 from evalkit.scorers.text import LabelSet, Normalizer, parse_number, strip_surrounding
 from evalkit.types import Sample, Score
 

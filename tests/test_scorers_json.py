@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from evalkit.errors import ConfigError
 from evalkit.scorers import build_scorer
 from evalkit.scorers.json_valid import is_rfc3339_date_time, read_json
-from evalkit.scorers.metrics import extra_metrics, structured_output_check
+from evalkit.scorers.metrics import structured_output_check
+from evalkit.scorers.registry import extra_metrics
 from evalkit.types import Sample
 
 REPO = Path(__file__).resolve().parents[1]

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from evalkit.errors import ConfigError
 from evalkit.scorers import build_scorer
 from evalkit.scorers._refusal_agreement import agreement, is_refusal, split_of
-from evalkit.scorers.metrics import extra_metrics
 from evalkit.scorers.refusal import detect
+from evalkit.scorers.registry import extra_metrics
 from evalkit.types import Sample, Score
 
 HERE = Path(__file__).parent / "data"

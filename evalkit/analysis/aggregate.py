@@ -47,7 +47,8 @@ from evalkit.analysis.usage import UsageAccumulator
 from evalkit.rundir.ledger import iter_results
 from evalkit.rundir.manifest import Manifest, read_manifest
 from evalkit.rundir.records import ErrorPolicy
-from evalkit.scorers.metrics import Accumulator, make_accumulator, structured_output_check
+from evalkit.scorers.metrics import Accumulator, structured_output_check
+from evalkit.scorers.registry import metrics_for
 from evalkit.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, flip_rate, mean_interval
 from evalkit.types import Result
 
@@ -136,8 +137,8 @@ class Aggregator:
             acc = self._metrics.get((r.model, key))
             if acc is None:
                 name, args = self._specs.get(key, (key, {}))
-                acc = self._metrics[(r.model, key)] = make_accumulator(name, args)
-            acc.add(r.expected, score)
+                acc = self._metrics[(r.model, key)] = metrics_for(name, args)
+            acc.add(r.expected, score, r.sample_id)
             try:
                 value = float(score.value)
             except (TypeError, ValueError):

@@ -14,17 +14,20 @@ checked before the first verdict is written, so bad input produces no partial ou
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any, TextIO
 
 from evalkit._util.io import iter_jsonl
 from evalkit.errors import ConfigError, DataError
-from evalkit.scorers.metrics import extra_metrics
-from evalkit.scorers.registry import build_scorer
-from evalkit.types import Sample
+from evalkit.scorers._async import AsyncScoreFn, as_async
+from evalkit.scorers.registry import build_scorer, extra_metrics, registered
+from evalkit.types import Completion, Sample, Score, ToolCall
 
-_RESERVED = ("output", "id", "input", "expected", "tags")
+_RESERVED = ("output", "id", "input", "expected", "tags", "tool_calls")
+SCORE_CHUNK = 256
+"""Rows handed to the scorer at once (an async scorer such as ``code_exec`` runs them in parallel)."""
 
 
 def _parse_args(args_json: str | None) -> dict[str, Any]:
@@ -39,11 +42,13 @@ def _parse_args(args_json: str | None) -> dict[str, Any]:
     return args
 
 
-def read_rows(path: Path) -> list[tuple[str, Sample]]:
-    """(output, sample) per non-blank line; :class:`DataError` naming ``file:line`` on any problem."""
+def read_rows(path: Path) -> list[tuple[Completion, Sample]]:
+    """(the output as a completion, sample) per non-blank line; :class:`DataError` naming ``file:line``
+    on any problem. ``tool_calls`` (a list of ``{name, arguments}``) gives the calls a scorer that reads
+    the whole completion (``tool_calls``) checks."""
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    rows: list[tuple[str, Sample]] = []
+    rows: list[tuple[Completion, Sample]] = []
     for lineno, row in iter_jsonl(path, error=DataError):
         where = f"{path}:{lineno}"
         if "output" not in row:
@@ -71,14 +76,43 @@ def read_rows(path: Path) -> list[tuple[str, Sample]]:
             tags={str(k): str(v) for k, v in tags.items()},
             line=lineno,
         )
-        rows.append((output, sample))
+        rows.append((Completion(text=output, tool_calls=_tool_calls(row, where)), sample))
     if not rows:
         raise DataError(f"{path}: no rows (the file is empty)")
     return rows
 
 
+def _tool_calls(row: dict[str, Any], where: str) -> tuple[ToolCall, ...]:
+    calls = row.get("tool_calls")
+    if calls is None:
+        return ()
+    if not isinstance(calls, list) or not all(
+        isinstance(c, dict) and isinstance(c.get("name"), str) for c in calls
+    ):
+        raise DataError(f"{where}: 'tool_calls' must be a list of {{name, arguments}} objects")
+    out = []
+    for c in calls:
+        arguments = c.get("arguments", "")
+        out.append(ToolCall(c["name"], arguments if isinstance(arguments, str) else json.dumps(arguments)))
+    return tuple(out)
+
+
 def _fmt(x: Any) -> str:
     return f"{x:.3f}" if isinstance(x, float) else str(x)
+
+
+async def _score_all(fn: AsyncScoreFn, reads: str, rows: list[tuple[Completion, Sample]]) -> list[Score]:
+    """Every row's verdict; an async scorer's rows run together (it bounds its own parallelism)."""
+    out: list[Score] = []
+    for start in range(0, len(rows), SCORE_CHUNK):
+        chunk = rows[start : start + SCORE_CHUNK]
+        out += await asyncio.gather(
+            *(
+                fn(completion if reads == "completion" else completion.text or "", s)
+                for completion, s in chunk
+            )
+        )
+    return out
 
 
 def run_score(scorer: str, args_json: str | None, input_path: Path, out: TextIO, err: TextIO) -> int:
@@ -89,12 +123,13 @@ def run_score(scorer: str, args_json: str | None, input_path: Path, out: TextIO,
     file arguments (``labels``, ``schema``) resolve against the current directory.
     """
     args = _parse_args(args_json)
-    fn = build_scorer(scorer, args, base_dir=Path.cwd(), where="score")
+    fn = as_async(build_scorer(scorer, args, base_dir=Path.cwd(), where="score", allow_async=True))
+    reads = registered()[scorer].reads
     rows = read_rows(Path(input_path))
+    scores = asyncio.run(_score_all(fn, reads, rows))
     pairs = []
     total = 0.0
-    for output, sample in rows:
-        score = fn(output, sample)
+    for (_output, sample), score in zip(rows, scores, strict=True):
         total += score.value
         pairs.append((sample.expected, score))
         verdict = {

@@ -18,7 +18,8 @@ from evalkit.run.budget import Budget
 from evalkit.run.plan import ModelPlan, RunOptions, plan_models
 from evalkit.run.recorded import Replay
 from evalkit.run.state import ModelState, model_entry
-from evalkit.scorers.registry import ScoreFn, build_scorer
+from evalkit.scorers._async import AnyScoreFn
+from evalkit.scorers.registry import build_scorer, registered
 from evalkit.types import Sample
 
 __all__ = ["Echo", "RunContext"]
@@ -36,7 +37,10 @@ class RunContext:
     dataset: Dataset
     samples: list[Sample]
     renderer: Renderer
-    scorers: dict[str, ScoreFn]
+    scorers: dict[str, AnyScoreFn]
+    """Scorer key -> its function (maybe async: the recorder awaits it)."""
+    reads: dict[str, str]
+    """Scorer key -> ``text`` or ``completion`` (what its function is called with)."""
     plans: list[ModelPlan]
     states: list[ModelState]
     budget: Budget
@@ -59,12 +63,18 @@ class RunContext:
         renderer = Renderer(
             suite.prompt, file_vars=loaded.file_vars, hidden=suite.dataset.hidden, where=str(loaded.path)
         )
-        scorers = {
+        scorers: dict[str, AnyScoreFn] = {
             sc.key: build_scorer(
-                sc.name, sc.args, base_dir=loaded.base_dir, where=f"{loaded.path}: scorers.{i}"
+                sc.name,
+                sc.args,
+                base_dir=loaded.base_dir,
+                where=f"{loaded.path}: scorers.{i}",
+                allow_async=True,
             )
             for i, sc in enumerate(suite.scorers)
         }
+        specs = registered()
+        reads = {sc.key: specs[sc.name].reads for sc in suite.scorers}
         plans = plan_models(suite, options.models, loaded.path)
         n_owned = options.shard.count_in(s.id for s in samples) if options.shard else len(samples)
         return cls(
@@ -75,6 +85,7 @@ class RunContext:
             samples=samples,
             renderer=renderer,
             scorers=scorers,
+            reads=reads,
             plans=plans,
             states=[ModelState.for_plan(p) for p in plans],
             budget=Budget(options.max_cost_usd or suite.max_cost_usd),

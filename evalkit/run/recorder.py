@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -30,7 +30,7 @@ from evalkit.run.plan import ModelPlan
 from evalkit.run.progress import RunProgress
 from evalkit.run.state import ModelState
 from evalkit.rundir.ledger import LedgerWriter
-from evalkit.scorers.registry import ScoreFn
+from evalkit.scorers._async import AnyScoreFn
 from evalkit.types import Completion, Result, Sample, Score
 
 __all__ = ["RECORD_CHUNK", "Landing", "Recorder", "Source"]
@@ -62,7 +62,7 @@ class Recorder:
         *,
         plans: Sequence[ModelPlan],
         states: Sequence[ModelState],
-        scorers: dict[str, ScoreFn],
+        scorers: Mapping[str, AnyScoreFn],
         cache: ResponseCache | None,
         ledger: LedgerWriter,
         progress: RunProgress,
@@ -150,7 +150,7 @@ class Recorder:
         for key, fn in self.scorers.items():
             arg: object = completion if self.reads.get(key) == "completion" else text
             try:
-                verdict = fn(arg, landing.sample)  # type: ignore[arg-type]
+                verdict = fn(arg, landing.sample)
                 if inspect.isawaitable(verdict):
                     verdict = await verdict
                 out[key] = verdict

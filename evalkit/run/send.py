@@ -98,6 +98,7 @@ def _land(ctx: RunContext, prep: Prepared, ledger: LedgerWriter, pool: WorkerPoo
         plans=plans,
         states=states,
         scorers=ctx.scorers,
+        reads=ctx.reads,
         cache=prep.cache,
         ledger=ledger,
         progress=progress,

@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from evalkit.scorers.metrics.base import Accumulator
+from evalkit.scorers.metrics.classification import ClassificationAccumulator
 from evalkit.scorers.registry import ScoreFn, scorer
 from evalkit.scorers.text import (
     LabelSet,
@@ -73,7 +76,12 @@ def _show(value: Any) -> str:
     return repr(clip(value if isinstance(value, str) else str(value), 80))
 
 
-@scorer("exact_match")
+def _metrics(args: Mapping[str, Any]) -> Accumulator:
+    """With a closed label set: the classification metrics; without: the class counts."""
+    return ClassificationAccumulator() if args.get("labels") is not None else Accumulator()
+
+
+@scorer("exact_match", metrics=_metrics)
 def exact_match(
     *,
     case_sensitive: bool = False,

@@ -35,6 +35,7 @@ from typing import Any
 
 from evalkit.scorers import _ifeval
 from evalkit.scorers._ifeval import language
+from evalkit.scorers.metrics.instructions import InstructionsAccumulator
 from evalkit.scorers.registry import ScoreFn, scorer
 from evalkit.scorers.text import clip
 from evalkit.types import Sample, Score
@@ -60,7 +61,7 @@ def _punkt_available() -> str | None:
     return None
 
 
-@scorer("instructions")
+@scorer("instructions", metrics=InstructionsAccumulator)
 def instructions(
     *,
     mode: str = "strict",

@@ -55,6 +55,7 @@ from evalkit.scorers.json_schema import (
     json_pointer,
     load_schema,
 )
+from evalkit.scorers.metrics.json_metrics import JsonAccumulator
 from evalkit.scorers.registry import ScoreFn, scorer
 from evalkit.scorers.text import clip
 from evalkit.types import Sample, Score
@@ -103,7 +104,7 @@ def _field_name(name: str, value: Any) -> str | None:
     return value
 
 
-@scorer("json_valid")
+@scorer("json_valid", metrics=JsonAccumulator)
 def json_valid(
     *,
     schema: dict[str, Any] | bool | str | None = None,

@@ -39,6 +39,7 @@ from __future__ import annotations
 from typing import Any
 
 from evalkit.scorers._refusal_rules import Detection, detect
+from evalkit.scorers.metrics.refusals import RefusalAccumulator
 from evalkit.scorers.registry import ScoreFn, scorer
 from evalkit.types import Sample, Score
 
@@ -59,7 +60,7 @@ def should_refuse_of(sample: Sample) -> bool | None:
     return None
 
 
-@scorer("refusal")
+@scorer("refusal", metrics=RefusalAccumulator)
 def refusal(*, partial_counts_as: str = "refusal") -> ScoreFn:
     """Refusal/abstention detector: compliance, partial_refusal, full_refusal or empty, scored against should_refuse.
 

@@ -39,6 +39,7 @@ from typing import Any
 from evalkit.scorers._bfcl import ExpectedCall, ToolNames, declarations, parse_expected
 from evalkit.scorers._bfcl_match import Call, compare, read_call
 from evalkit.scorers.json_read import read_json
+from evalkit.scorers.metrics.tool_calls import ToolCallAccumulator
 from evalkit.scorers.registry import CompletionScoreFn, scorer
 from evalkit.scorers.text import clip
 from evalkit.types import Completion, Sample, Score, ToolCall
@@ -177,7 +178,7 @@ def _field_name(name: str, value: Any) -> str:
     return value
 
 
-@scorer("tool_calls", reads="completion")
+@scorer("tool_calls", reads="completion", metrics=ToolCallAccumulator)
 def tool_calls(
     *,
     mode: str = "native",

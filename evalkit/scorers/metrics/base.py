@@ -37,8 +37,9 @@ class Accumulator:
         self.n = 0
         self.labels: Counter[str] = Counter()
 
-    def add(self, expected: Any, score: Score) -> None:
-        """Count one verdict (``expected`` is the sample's reference answer, as the ledger keeps it)."""
+    def add(self, expected: Any, score: Score, sample_id: str | None = None) -> None:
+        """Count one verdict (``expected`` is the sample's reference answer, as the ledger keeps it;
+        ``sample_id`` says which sample it is an epoch of, for families that count per sample)."""
         self.n += 1
         label = score.label if isinstance(score.label, str) else NO_LABEL
         if label not in self.labels and len(self.labels) >= MAX_LABELS and label not in self.classes:

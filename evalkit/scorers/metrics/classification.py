@@ -50,8 +50,8 @@ class ClassificationAccumulator(Accumulator):
             return OTHER
         return self.display.setdefault(key, label)
 
-    def add(self, expected: Any, score: Score) -> None:
-        super().add(expected, score)
+    def add(self, expected: Any, score: Score, sample_id: str | None = None) -> None:
+        super().add(expected, score, sample_id)
         if isinstance(expected, list | tuple):
             first = str(expected[0]) if expected else "(none)"
         else:

@@ -59,8 +59,8 @@ class InstructionsAccumulator(Accumulator):
             return OTHER
         return name
 
-    def add(self, expected: Any, score: Score) -> None:
-        super().add(expected, score)
+    def add(self, expected: Any, score: Score, sample_id: str | None = None) -> None:
+        super().add(expected, score, sample_id)
         meta = score.meta
         ids, strict, loose = meta.get("instructions"), meta.get("strict"), meta.get("loose")
         prompt_strict, prompt_loose = meta.get("prompt_strict"), meta.get("prompt_loose")

@@ -62,8 +62,8 @@ class JsonAccumulator(Accumulator):
             return _OTHER_FIELDS
         return name
 
-    def add(self, expected: Any, score: Score) -> None:
-        super().add(expected, score)
+    def add(self, expected: Any, score: Score, sample_id: str | None = None) -> None:
+        super().add(expected, score, sample_id)
         label, meta = score.label, score.meta
         if label == "bad_schema":
             self.bad += 1

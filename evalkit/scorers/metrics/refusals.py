@@ -36,8 +36,8 @@ class RefusalAccumulator(Accumulator):
         self.matrix: dict[str, Counter[str]] = {side: Counter() for side in SIDES}
         self.by_side: dict[str, Counter[str]] = {side: Counter() for side in SIDES}
 
-    def add(self, expected: Any, score: Score) -> None:
-        super().add(expected, score)
+    def add(self, expected: Any, score: Score, sample_id: str | None = None) -> None:
+        super().add(expected, score, sample_id)
         meta = score.meta
         refused = meta.get("refused")
         if not isinstance(refused, bool):

@@ -61,8 +61,8 @@ class ToolCallAccumulator(Accumulator):
         self.counted = self.called = self.expected = 0
         self.arguments: Counter[str] = Counter()
 
-    def add(self, expected: Any, score: Score) -> None:
-        super().add(expected, score)
+    def add(self, expected: Any, score: Score, sample_id: str | None = None) -> None:
+        super().add(expected, score, sample_id)
         meta = score.meta
         mode = "prompted" if meta.get("mode") == "prompted" else "native"
         self.mode_n[mode] += 1
