@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar
 
-from evalkit.scorers._ifeval import language, text
+import evalkit.scorers._ifeval.language as language
+import evalkit.scorers._ifeval.text as text
 from evalkit.scorers._ifeval.base import (
     Instruction,
     Outcome,
