@@ -30,9 +30,7 @@ def _xstest() -> list[dict[str, object]]:
     return [json.loads(line) for line in XSTEST.read_text(encoding="utf-8").splitlines()]
 
 
-def _data(
-    rng: np.random.Generator, per: int, closed: list[float], open_: list[float], chars: Arr | None = None
-) -> BlendData:
+def _data(rng: np.random.Generator, per: int, closed: list[float], open_: list[float]) -> BlendData:
     """Slices s0.. of ``per`` examples; on slice j the models' true pass rates are closed[j], open_[j]."""
     cs, os_, tags = [], [], []
     for j, (pc, po) in enumerate(zip(closed, open_, strict=True)):
@@ -41,7 +39,7 @@ def _data(
         os_.append((rng.random(per) < norm.cdf(SCALE * norm.ppf(po) + B * z + C * uo)).astype(float))
         tags += [f"s{j}"] * per
     n = per * len(closed)
-    lengths = rng.integers(10, 400, size=n) if chars is None else chars
+    lengths = rng.integers(10, 400, size=n)
     return BlendData(np.concatenate(cs), np.concatenate(os_), np.arange(n), {"kind": tuple(tags)}, lengths)
 
 
