@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from evalkit.economics import ApiPrice, ModelInput, SelfHostedCost, TokenMix, Volume
-from evalkit.economics.blend import BlendCost, SliceCost, blend_cost, weighted_mix
+from evalkit.economics.blend import BlendCost, SliceCost, blend_cost, slice_mixes, weighted_mix
 from evalkit.stats.partial import partial_migration
 from evalkit.stats.slicing import BlendData
 
@@ -58,6 +58,19 @@ def test_weighted_mix_by_hand() -> None:
     assert mix is not None and (mix.mean_input, mix.mean_output) == pytest.approx((800.0, 160.0))
     assert mix.requests == 100
     assert weighted_mix(SLICES, model="open", to_open=True) == TokenMix(600, 150, 40)
+
+
+def test_slice_mixes_from_ledger_rows_by_hand() -> None:
+    """Per slice: mean input over the rows reporting input, mean output over those reporting output."""
+    mixes = slice_mixes(
+        ["a", "a", "b", None, "c", "a"],
+        [100, 300, 50, 999, None, None],
+        [10, None, 5, 999, None, 30],
+    )
+    assert mixes["a"] == TokenMix(200, 20, 2) and mixes["b"] == TokenMix(50, 5, 1)
+    assert mixes["c"] is None and set(mixes) == {"a", "b", "c"}  # unknown stays unknown
+    with pytest.raises(ValueError, match="one entry per request"):
+        slice_mixes(["a"], [1, 2], [1])
 
 
 def test_a_self_hosted_open_model_pays_its_replica_in_full() -> None:
@@ -159,6 +172,7 @@ def test_the_statistics_slice_shares_feed_the_cost() -> None:
     )
     shares = pm.slice_shares()
     assert [(s.label, s.to_open) for s in shares] == [("easy", True), ("hard", False)]
+    assert pm.example_slices() == kind
     mixes = {
         "easy": (TokenMix(500, 100), TokenMix(600, 150)),
         "hard": (TokenMix(1000, 200), TokenMix(1100, 220)),

@@ -25,7 +25,7 @@ The code: :mod:`evalkit.economics.rates` (prices, GPU costs, token mix, volume, 
 :mod:`evalkit.economics.blend` (a partial migration's cost: each slice on the model it is routed to).
 """
 
-from evalkit.economics.blend import BlendCost, SliceCost, blend_cost, weighted_mix
+from evalkit.economics.blend import BlendCost, SliceCost, blend_cost, slice_mixes, weighted_mix
 from evalkit.economics.projection import (
     BreakEven,
     Economics,
@@ -75,5 +75,6 @@ __all__ = [
     "monthly_cost",
     "requests_per_month",
     "resolve_price",
+    "slice_mixes",
     "weighted_mix",
 ]

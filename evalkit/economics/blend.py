@@ -31,7 +31,7 @@ from evalkit.economics.projection import (
 )
 from evalkit.economics.rates import TokenMix, Volume
 
-__all__ = ["BlendCost", "SliceCost", "blend_cost", "weighted_mix"]
+__all__ = ["BlendCost", "SliceCost", "blend_cost", "slice_mixes", "weighted_mix"]
 
 _SHARE_TOLERANCE = 1e-6
 
@@ -76,6 +76,31 @@ class BlendCost:
     blend_per_1k_requests_usd: float | None
     """When both parts are linear (APIs): ``1000 × ((1 − s) a_kept + s a_moved)``."""
     unknowns: tuple[str, ...]
+
+
+def slice_mixes(
+    labels: Sequence[str | None], input_tokens: Sequence[int | None], output_tokens: Sequence[int | None]
+) -> dict[str, TokenMix | None]:
+    """One model's measured mix per slice from its requests (one label and token counts each, as in
+    the ledger): mean input over the requests that report input tokens, mean output likewise;
+    ``None`` for a slice where either is never reported. Requests without a slice are skipped."""
+    if not len(labels) == len(input_tokens) == len(output_tokens):
+        raise ValueError("labels and token counts must have one entry per request")
+    sums: dict[str, list[int]] = {}
+    for label, i, o in zip(labels, input_tokens, output_tokens, strict=True):
+        if label is None:
+            continue
+        acc = sums.setdefault(label, [0, 0, 0, 0])  # input sum, input rows, output sum, output rows
+        if i is not None:
+            acc[0] += int(i)
+            acc[1] += 1
+        if o is not None:
+            acc[2] += int(o)
+            acc[3] += 1
+    return {
+        label: TokenMix(a[0] / a[1], a[2] / a[3], min(a[1], a[3])) if a[1] and a[3] else None
+        for label, a in sums.items()
+    }
 
 
 def weighted_mix(slices: Sequence[SliceCost], *, model: str, to_open: bool | None) -> TokenMix | None:

@@ -146,6 +146,14 @@ class PartialMigration:
         route = {label: self.open_model for label in self.moved}
         return {"field": cut.field, "route": route, "default": self.closed_model}
 
+    def example_slices(self) -> tuple[str | None, ...]:
+        """Each example's slice label in the chosen field (``None``: no value, or nothing moves), in
+        the data's example order: what groups the ledger's token counts into per-slice mixes."""
+        cut = self._cut()
+        if cut is None:
+            return ()
+        return tuple(cut.labels[c] if c >= 0 else None for c in cut.codes.tolist())
+
     def slice_shares(self) -> tuple[SliceShare, ...]:
         """Each slice of the chosen field, its share of the estimation half and where it goes (the cost's inputs)."""
         cut = self._cut()
