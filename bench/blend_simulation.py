@@ -1,7 +1,7 @@
 """Simulation of evalkit's partial migration (evalkit.stats.partial); writes bench/blend_simulation.md.
 
-    .venv/bin/python bench/blend_simulation.py                 # 200 data sets per case, about 2 min
-    .venv/bin/python bench/blend_simulation.py --sets 1000     # tighter figures, about 10 min
+    .venv/bin/python bench/blend_simulation.py --sets 1000     # the committed .md: ~4 min of CPU
+    .venv/bin/python bench/blend_simulation.py --out /tmp/b.md # 200 data sets per case: ~1 min
 
 Six tag slices s0 .. s5 of ``--per-slice`` examples each (default 200: 1,200 examples), plus the
 built-in input-length buckets (3 tertiles) of input lengths drawn independently of the scores (a
