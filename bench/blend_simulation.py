@@ -23,8 +23,8 @@ the rule chosen on half of each slice, the blend measured on the other half. Cas
 * **planted** — s0 and s1 non-inferior (0.95 vs 0.95), s2 .. s5 clearly worse (0.80 vs 0.65): how
   often each slice is moved and the rule is exactly {s0, s1}, at 200 and 1,000 examples a slice.
 * **score bound** — the margin and planted cases again with a reference per-slice interval whose
-  one-sided error holds (Tango's score interval, :func:`tango_gap`, through ``gap_fn``): what the
-  Holm layer gives when the interval under it is accurate.
+  one-sided error holds (Tango's score interval, bench/blend_references.py, through ``gap_fn``):
+  what the Holm layer gives when the interval under it is accurate.
 """
 
 from __future__ import annotations
@@ -38,13 +38,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from blend_references import cross_fit, tango_gap
 from scipy.stats import norm
 
-from evalkit.stats import MIN_RELIABLE_N, PairedGap, paired_gap, z_value
-from evalkit.stats.blend import BlendEstimate, measure, measure_routing
+from evalkit.stats import MIN_RELIABLE_N, paired_gap
+from evalkit.stats.blend import BlendEstimate, measure
 from evalkit.stats.partial import partial_migration
 from evalkit.stats.selection import GapFn, holm_confidence, select_slices
-from evalkit.stats.slicing import BlendData, Slicing
+from evalkit.stats.slicing import BlendData
 
 B, C = 1.5, 1.0
 SCALE = math.sqrt(1 + B * B + C * C)
@@ -68,53 +69,6 @@ def make(rng: np.random.Generator, per: int, closed: list[float], open_: list[fl
     n = per * len(closed)
     chars = np.maximum(1, rng.lognormal(4.0, 0.6, size=n)).astype(np.int64)
     return BlendData(np.concatenate(cs), np.concatenate(os_), np.arange(n), {"kind": tuple(tags)}, chars)
-
-
-def _tango_z(b: int, c: int, n: int, d0: float) -> float:
-    """Tango's (1998) score statistic for H0: p10 - p01 = d0 (b closed-only, c open-only, n pairs)."""
-    a_, b_, c_ = 2 * n, -b - c + (2 * n - b + c) * d0, -c * d0 * (1 - d0)
-    q = (math.sqrt(max(b_ * b_ - 4 * a_ * c_, 0.0)) - b_) / (2 * a_)
-    var = n * (2 * q + d0 * (1 - d0))
-    return (b - c - n * d0) / math.sqrt(var) if var > 0 else (-math.inf if b - c < n * d0 else math.inf)
-
-
-def tango_gap(closed: np.ndarray, open_: np.ndarray, *, confidence: float, **_: object) -> PairedGap:
-    """A reference per-slice interval for 0/1 scores, one epoch: Tango's score interval for paired
-    proportions (each end found by bisection), whose one-sided error holds near the ceiling too. Not
-    part of evalkit: it shows what the Holm layer gives with an accurate interval (the seam
-    ``gap_fn``), the kind of interval issue 16 asks of evalkit.stats.paired."""
-    n = int(closed.size)
-    b, c = int(np.sum((closed == 1) & (open_ == 0))), int(np.sum((closed == 0) & (open_ == 1)))
-    z, d = z_value(confidence), (b - c) / n
-
-    def root(lo: float, hi: float, target: float, up: bool) -> float:
-        for _ in range(50):
-            mid = (lo + hi) / 2
-            # Z decreases in d0: the upper end is where Z falls to -z, the lower where it rises to +z
-            if (_tango_z(b, c, n, mid) >= target) == up:
-                lo = mid
-            else:
-                hi = mid
-        return lo if up else hi
-
-    high = root(d, 1.0 - 1e-12, -z, True)
-    low = root(-1.0 + 1e-12, d, z, False)
-    return PairedGap(
-        n, float(closed.mean()), float(open_.mean()), d, low, high, None, "Tango score", b, c, n_examples=n
-    )
-
-
-def cross_fit(data: BlendData, cuts: tuple[Slicing, ...], folds: int, **kw: Any) -> BlendEstimate:
-    """The alternative evalkit does *not* use: K-fold cross-fitting (each fold routed by the rule
-    selected on the other K - 1 folds, pooled over every example), kept here to show why."""
-    n = data.n_examples
-    fold = np.empty(n, dtype=np.int64)
-    fold[np.random.default_rng(kw["seed"]).permutation(n)] = np.arange(n) % folds
-    routed = np.zeros(n, dtype=bool)
-    for f in range(folds):
-        sel = select_slices(data, cuts, max_gap=MARGIN, examples=fold != f, describe=False, **kw)
-        routed |= (fold == f) & sel.choice.routed(cuts)
-    return measure_routing(data, routed, name="cross-fitted", **kw)
 
 
 @dataclass
@@ -142,7 +96,6 @@ class Estimator:
 
 @dataclass
 class Tally:
-    sets: int = 0
     any_moved: int = 0
     any_uncorrected: int = 0
     found: int = 0
@@ -175,11 +128,10 @@ def run_case(
         data = make(rng, per, closed, open_)
         kw: dict[str, Any] = {"confidence": CONFIDENCE, "n_resamples": resamples, "seed": i, "gap_fn": gap_fn}
         pm = partial_migration(data, closed_model="closed", open_model="open", max_gap=MARGIN, **kw)
-        t.sets += 1
         sel = pm.selection
         t.any_moved += any(s.status == "move" for s in sel.slices)
         t.any_uncorrected += any(
-            s.high is not None and s.high <= MARGIN and s.n_examples >= MIN_RELIABLE_N for s in sel.slices
+            s.high is not None and s.high < MARGIN and s.n_examples >= MIN_RELIABLE_N for s in sel.slices
         )
         t.found += pm.exists
         for s in sel.of_field("kind"):
@@ -203,7 +155,7 @@ def run_case(
             full = select_slices(data, cuts, max_gap=MARGIN, describe=False, **kw)
             if full.choice.field is not None:
                 t.naive.add(measure(data, cuts, full.choice, name="in-sample", **kw), true_gap)
-                t.crossfit.add(cross_fit(data, cuts, 5, **kw), true_gap)
+                t.crossfit.add(cross_fit(data, cuts, 5, max_gap=MARGIN, **kw), true_gap)
     return t
 
 
