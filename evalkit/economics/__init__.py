@@ -20,10 +20,12 @@ Each model's cost at a volume comes from its *measured* mean input and output to
 on this run (tokenisers differ: measured, never assumed). Anything unknown (no price, no token
 counts, no score) stays ``None`` all the way to the report, with the reason.
 
-The code: :mod:`evalkit.economics.rates` (prices, GPU costs, token mix, volume, price precedence)
-and :mod:`evalkit.economics.projection` (monthly costs, savings, break-even, the volume table).
+The code: :mod:`evalkit.economics.rates` (prices, GPU costs, token mix, volume, price precedence),
+:mod:`evalkit.economics.projection` (monthly costs, savings, break-even, the volume table) and
+:mod:`evalkit.economics.blend` (a partial migration's cost: each slice on the model it is routed to).
 """
 
+from evalkit.economics.blend import BlendCost, SliceCost, blend_cost, slice_mixes, weighted_mix
 from evalkit.economics.projection import (
     BreakEven,
     Economics,
@@ -55,19 +57,24 @@ __all__ = [
     "HOURS_PER_MONTH",
     "TABLE_TOKENS_PER_MONTH",
     "ApiPrice",
+    "BlendCost",
     "BreakEven",
     "Economics",
     "MapPrice",
     "ModelEconomics",
     "ModelInput",
     "SelfHostedCost",
+    "SliceCost",
     "TokenMix",
     "Volume",
     "api_cost_per_request",
+    "blend_cost",
     "break_even",
     "compute_economics",
     "cost_per_correct",
     "monthly_cost",
     "requests_per_month",
     "resolve_price",
+    "slice_mixes",
+    "weighted_mix",
 ]
