@@ -22,9 +22,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from evalkit.analysis.summary import ALL, GapSummary, ModelSummary
-from evalkit.stats import holm, paired_gap
+from evalkit.stats import SampleSizePlan, holm, paired_gap, plan_sample_size
 
-__all__ = ["CellValues", "best_closed_rows", "gap_matrix", "pick_best_closed"]
+__all__ = ["CellValues", "best_closed_rows", "gap_matrix", "gap_plan", "pick_best_closed"]
 
 CellValues = Mapping[tuple[str, int], Mapping[str, float]]
 """(sample_id, epoch) -> model -> value, for one scorer."""
@@ -174,3 +174,18 @@ def pick_best_closed(
         return None, "; ".join(notes) + ", so there is no closed-vs-open gap to report."
     best = max(closed, key=lambda m: (m.info.ran, m.scores[gate_scorer].mean or 0.0))
     return best.name, None
+
+
+def gap_plan(g: GapSummary, margin: float | None, confidence: float) -> SampleSizePlan | None:
+    """The sample-size plan of a gap against the gate's margin (``None`` without margin or data)."""
+    if margin is None or g.gap is None or g.n_examples == 0:
+        return None
+    return plan_sample_size(
+        n_examples=g.n_examples,
+        gap=g.gap,
+        sd_diff=g.sd_diff or 0.0,
+        low=g.ci_low,
+        high=g.ci_high,
+        margin=margin,
+        confidence=confidence,
+    )

@@ -42,12 +42,13 @@ from collections.abc import Mapping
 
 from pydantic import ValidationError
 
+from evalkit.analysis.gaps import gap_plan
 from evalkit.analysis.outcome import GateOutcome, Overall, RuleStatus, RuleVerdict, fmt
 from evalkit.analysis.summary import ALL, GapSummary, ModelSummary, RunSummary
 from evalkit.config.schema import GateConfig
 from evalkit.errors import RunDirError
 from evalkit.rundir.manifest import Manifest
-from evalkit.stats import MIN_RELIABLE_N, plan_sample_size
+from evalkit.stats import MIN_RELIABLE_N
 from evalkit.types import Group
 
 __all__ = ["classify_gap", "closest_candidate", "evaluate_gate", "gate_config_from_manifest"]
@@ -161,15 +162,8 @@ def _max_gap(summary: RunSummary, scorer: str, open_model: str, margin: float) -
         why = f"no cell was answered by both {summary.best_closed} and {open_model}"
         return RuleVerdict(name, RuleStatus.INSUFFICIENT, None, margin, why, open_model)
     status = classify_gap(g.ci_low, g.ci_high, margin, g.n_examples)
-    plan = plan_sample_size(
-        n_examples=g.n_examples,
-        gap=g.gap,
-        sd_diff=g.sd_diff or 0.0,
-        low=g.ci_low,
-        high=g.ci_high,
-        margin=margin,
-        confidence=summary.confidence,
-    )
+    plan = gap_plan(g, margin, summary.confidence)
+    assert plan is not None  # a margin and a gap on examples: there is a plan
     head = f"gap {g.closed_model} - {open_model} = {fmt(g.gap)} {_ci(g)} on {g.n_examples} examples"
     if status is RuleStatus.PASS:
         why = f"{head}: upper bound {fmt(g.ci_high)} <= max_gap {fmt(margin)}"

@@ -76,14 +76,13 @@ import pandas as pd
 
 from evalkit._util.io import atomic_open
 from evalkit._util.spreadsheet import neutralise
+from evalkit.analysis.gaps import gap_plan
 from evalkit.analysis.summary import GapSummary, ModelSummary, RunSummary
 from evalkit.scorers.metrics import response_format_of
-from evalkit.stats import SampleSizePlan, plan_sample_size
 
 __all__ = [
     "GAPS_COLUMNS",
     "SUMMARY_COLUMNS",
-    "gap_plan",
     "gap_row",
     "gaps_frame",
     "summary_frame",
@@ -246,21 +245,6 @@ def summary_frame(summary: RunSummary) -> pd.DataFrame:
     for m in [*summary.models, *summary.slices]:
         rows.extend(_summary_rows(summary, m))
     return _frame(rows, SUMMARY_COLUMNS)
-
-
-def gap_plan(g: GapSummary, margin: float | None, confidence: float) -> SampleSizePlan | None:
-    """The sample-size plan of a gap against the gate's margin (``None`` without margin or data)."""
-    if margin is None or g.gap is None or g.n_examples == 0:
-        return None
-    return plan_sample_size(
-        n_examples=g.n_examples,
-        gap=g.gap,
-        sd_diff=g.sd_diff or 0.0,
-        low=g.ci_low,
-        high=g.ci_high,
-        margin=margin,
-        confidence=confidence,
-    )
 
 
 def gap_row(g: GapSummary, margin: float | None, confidence: float) -> dict[str, Any]:

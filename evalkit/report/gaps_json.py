@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from evalkit._util.io import atomic_write_text
+from evalkit.analysis.gaps import gap_plan
 from evalkit.analysis.summary import ALL, GapSummary, RunSummary
-from evalkit.report.csv import gap_plan, gap_row
+from evalkit.report.csv import gap_row
 from evalkit.rundir.manifest import Manifest
 from evalkit.stats import MIN_RELIABLE_N
 

@@ -16,11 +16,11 @@ from typing import Any
 import jinja2
 
 from evalkit._util.io import atomic_write_text
+from evalkit.analysis.gaps import gap_plan
 from evalkit.analysis.outcome import GateOutcome, Overall, format_gate, gate_exit_code
 from evalkit.analysis.summary import ALL, GapSummary, ModelSummary, RunSummary, UsageStat
 from evalkit.economics import Economics
 from evalkit.report.charts import scatter_chart, slice_chart
-from evalkit.report.csv import gap_plan
 from evalkit.report.economics_view import display_rows, fmt_usd, fmt_volume, money_lines, table_header
 from evalkit.report.examples import Example
 from evalkit.report.scorer_views import scorer_sections, structured_output_lines
