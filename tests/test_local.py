@@ -409,7 +409,7 @@ def test_cli_serve_prints_the_url_then_serves_until_terminated(
     shared_cache: Path, popen_cleanup: list[subprocess.Popen[str]]
 ) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "evalkit.providers.local", "serve", SMOL, "--port", "0"],
+        [sys.executable, "-m", "evalkit", "local", "serve", SMOL, "--port", "0"],  # as the README says
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
