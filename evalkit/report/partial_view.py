@@ -16,13 +16,15 @@ from evalkit.analysis.partial import PartialAnalysis, PartialEntry
 from evalkit.economics import BlendCost, TokenMix, Volume
 from evalkit.report.economics_view import fmt_usd
 from evalkit.stats.blend import BlendEstimate
+from evalkit.stats.intervals import MIN_RELIABLE_N
+from evalkit.stats.partial import PartialMigration
 
-__all__ = ["OUTCOME_WORDS", "partial_dict", "partial_markdown", "partial_rows", "settings_text"]
+__all__ = ["OUTCOME_WORDS", "field_lines", "partial_dict", "partial_markdown", "partial_rows", "settings_text"]
 
 OUTCOME_WORDS = {
     "partial": "partial migration",
     "all": "every slice moves: a full migration",
-    "none": "no slice moves",
+    "none": "no slice moves: the blend is all-closed",
     "not_confirmed": "not confirmed on the held-out half",
 }
 
@@ -186,6 +188,7 @@ def partial_rows(pa: PartialAnalysis | None, volume: Volume | None = None) -> li
                 "saving": saving,
                 "per_correct": per_correct,
                 "reason": e.reason,
+                "fields": field_lines(pm) if pm is not None else [],
                 "rule": json.dumps(rule, ensure_ascii=False, sort_keys=True) if rule is not None else None,
                 "slices": [] if pm is None else [_slice_row(s) for s in pm.selection.slices],
                 "traffic": [
@@ -203,6 +206,30 @@ def partial_rows(pa: PartialAnalysis | None, volume: Volume | None = None) -> li
             }
         )
     return rows
+
+
+def field_lines(pm: PartialMigration) -> list[str]:
+    """Per routing field, what the selection half showed, e.g. ``type: 0 of 18 slices shown within
+    max_gap; 18 too small to judge (12-13 examples each in the selection half, 30 needed)``."""
+    out = []
+    for cut in pm.slicings:
+        verdicts = pm.selection.of_field(cut.field)
+        moved = [v for v in verdicts if v.status == "move"]
+        small = [v for v in verdicts if v.status == "too_small"]
+        line = f"{cut.field}: {len(moved)} of {len(verdicts)} slices shown within max_gap {pm.margin:g}"
+        if moved:
+            line += f" ({', '.join(v.label for v in moved)})"
+        if small:
+            lo, hi = min(v.n_examples for v in small), max(v.n_examples for v in small)
+            each = f"{lo}" if lo == hi else f"{lo}-{hi}"
+            line += (
+                f"; {len(small)} too small to judge ({each} examples each in the selection half, "
+                f"{MIN_RELIABLE_N} needed)"
+            )
+        if cut.field == pm.field:
+            line += "; the rule routes on this field"
+        out.append(line)
+    return out
 
 
 def _tokens(m: TokenMix | None) -> str:
@@ -275,6 +302,7 @@ def partial_markdown(
     lines.append("")  # a list glued to a table is a table row to some renderers
     for r in rows:
         lines.append(f"- {esc(r['name'])}: {esc(r['reason'])}")
+        lines += [f"  - {esc(f)}" for f in r["fields"]]
         if r["rule"] is not None and r["exists"]:
             lines.append(f"- routing rule for {esc(r['name'])}: {esc(r['rule'])}")
         lines += [f"- unknown: {esc(u)}" for u in r["unknowns"]]
