@@ -251,3 +251,29 @@ def test_the_routing_rule_loads_and_routes_the_moved_slices(
     if field == "input_chars":
         assert loaded["ranges"] == [{"min": 0, "max": loaded["ranges"][0]["max"], "model": "llama"}]
         assert 60 <= loaded["ranges"][0]["max"] <= 120
+
+
+# --- hostile tag values ----------------------------------------------------------------------------
+
+HOSTILE = ("<script>window.__pwned=1</script>", '" onmouseover="window.__pwned=1', "a|b`c*_[x](y)")
+
+
+def test_hostile_slice_names_are_escaped_in_every_format(tmp_path: Path) -> None:
+    """Tag values come from the data: in the section, the routing rule and summary.md they are text."""
+    names = (HOSTILE[0], HOSTILE[2], HOSTILE[1], "s3", "s4", "s5")  # the first two are the good slices
+    closed, open_ = planted_values(np.random.default_rng(1), PER, ("s0", "s1"))
+    gate = {"scorer": "exact_match", "max_gap": 0.05, "partial": {"allow": True}}
+    run = write_partial_run(
+        tmp_path / "hostile", PER, {"gpt": closed, "llama": open_}, GROUPS, gate=gate, slice_names=names
+    )
+    write_report(run)
+    doc = _summary(run)
+    assert doc["gate"]["routing_rule"]["route"] == {HOSTILE[0]: "llama", HOSTILE[2]: "llama"}
+    html = (run / "report.html").read_text(encoding="utf-8")
+    section = html[html.index('<section id="partial-migration">') : html.index('<section id="slices">')]
+    assert "<script" not in section and 'onmouseover="' not in section
+    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in section and "&#34; onmouseover=&#34;" in section
+    md = (run / "summary.md").read_text(encoding="utf-8")
+    part = md[md.index("### Partial migration") : md.index("### Gate rules")]
+    assert "<script>" not in part and "&lt;script&gt;" in part
+    assert "a\\|b\\`c\\*\\_\\[x\\](y)" in part  # cannot break a table row or open a code span
