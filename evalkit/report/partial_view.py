@@ -19,7 +19,14 @@ from evalkit.stats.blend import BlendEstimate
 from evalkit.stats.intervals import MIN_RELIABLE_N
 from evalkit.stats.partial import PartialMigration
 
-__all__ = ["OUTCOME_WORDS", "field_lines", "partial_dict", "partial_markdown", "partial_rows", "settings_text"]
+__all__ = [
+    "OUTCOME_WORDS",
+    "field_lines",
+    "partial_dict",
+    "partial_markdown",
+    "partial_rows",
+    "settings_text",
+]
 
 OUTCOME_WORDS = {
     "partial": "partial migration",
@@ -119,7 +126,7 @@ def _gap_text(est: BlendEstimate | None) -> str:
     if est is None:
         return "—"
     g = est.gap
-    return f"{_pp(g.gap)} pp [{_pp(g.low)}, {_pp(g.high)}] on {est.n_examples} examples"
+    return f"{_pp(g.gap)} pp [{_pp(g.low)}, {_pp(g.high)}]"
 
 
 def _moved_text(e: PartialEntry) -> str:
@@ -184,6 +191,7 @@ def partial_rows(pa: PartialAnalysis | None, volume: Volume | None = None) -> li
                 "field": pm.field if pm is not None else None,
                 "share": share,
                 "gap": _gap_text(honest),
+                "n": f"{honest.n_examples:,}" if honest is not None else "—",
                 "naive": _gap_text(pm.naive if pm is not None else None),
                 "saving": saving,
                 "per_correct": per_correct,
@@ -266,7 +274,7 @@ def _slice_row(s: Any) -> dict[str, str]:
 
 
 def settings_text(pa: PartialAnalysis) -> str:
-    """``fields type + 3 input-length buckets · max_gap 0.05 · 95 % · the gate may migrate partially``."""
+    """``Routing fields: type + 3 input-length buckets · max_gap 0.05 · 95 % · the gate may migrate partially``."""
     fields = ", ".join(pa.fields) or "no tag field"
     lengths = f" + {pa.length_buckets} input-length buckets" if pa.length_buckets else ""
     margin = f"max_gap {pa.max_gap:g}" if pa.max_gap is not None else "no max_gap"
@@ -275,7 +283,7 @@ def settings_text(pa: PartialAnalysis) -> str:
         if pa.allow
         else "informational (gate.partial.allow is off)"
     )
-    return f"routing fields: {fields}{lengths} · {margin} · {pa.confidence * 100:g} % · {gate}"
+    return f"Routing fields: {fields}{lengths} · {margin} · {pa.confidence * 100:g} % · {gate}"
 
 
 def partial_markdown(
@@ -289,14 +297,14 @@ def partial_markdown(
         return [*lines, "", esc(pa.note)]
     lines += [
         "",
-        "| open model | outcome | slices to move | traffic share | blend gap, held-out half | saving | "
-        "cost per correct answer |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+        "| open model | outcome | slices to move | held-out examples | traffic share | blend gap (all-closed − blend) "
+        "| saving | cost per correct answer |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     rows = partial_rows(pa, volume)
     for r in rows:
         lines.append(
-            f"| {esc(r['name'])} | {esc(r['outcome'])} | {esc(r['moved'])} | {esc(r['share'])} | "
+            f"| {esc(r['name'])} | {esc(r['outcome'])} | {esc(r['moved'])} | {esc(r['n'])} | {esc(r['share'])} | "
             f"{esc(r['gap'])} | {esc(r['saving'])} | {esc(r['per_correct'])} |"
         )
     lines.append("")  # a list glued to a table is a table row to some renderers
