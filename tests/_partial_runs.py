@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from tests._runfolder import res, write_run
+from _runfolder import res, write_run
 
 SLICES = ("s0", "s1", "s2", "s3", "s4", "s5")
 CLOSED_TOKENS = {"s0": (1000, 200), "s1": (1000, 200)}

@@ -11,13 +11,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _partial_runs import noise_values, planted_values, write_partial_run
 
 from evalkit.analysis.compare import compare_runs
 from evalkit.analysis.outcome import Overall, gate_exit_code
 from evalkit.config.load import load_suite
 from evalkit.errors import ConfigError, ExitCode
 from evalkit.report import load_report_data
-from tests._partial_runs import noise_values, planted_values, write_partial_run
 
 PER = 400
 CHEAP = {"input_per_mtok": 0.01, "output_per_mtok": 0.01}

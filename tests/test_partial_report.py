@@ -12,10 +12,10 @@ from typing import Any
 import jsonschema
 import numpy as np
 import pytest
+from _partial_runs import SLICES, noise_values, planted_values, write_partial_run
 
 from evalkit.cli import main
 from evalkit.report import write_report
-from tests._partial_runs import SLICES, noise_values, planted_values, write_partial_run
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "docs" / "summary.schema.json").read_text(encoding="utf-8"))
 GROUPS = {"gpt": "closed", "llama": "open"}
