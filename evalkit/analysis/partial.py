@@ -267,12 +267,15 @@ def _blend_data(
     closed: str,
     open_model: str,
 ) -> BlendData | None:
-    """The paired cells of the two models, each example's tags (the router's fields only) and input length."""
+    """The paired cells of the two models, each example's tags (the router's fields only) and input length.
+
+    Cells are taken in (sample id, epoch) order, not the ledger's: the split and the bootstrap then
+    depend on the run's content only, so a resumed, merged or sharded run gives the same result."""
     closed_v: list[float] = []
     open_v: list[float] = []
     example: list[int] = []
     index: dict[str, int] = {}
-    for (sid, _epoch), per_model in values.items():
+    for (sid, _epoch), per_model in sorted(values.items(), key=lambda kv: kv[0]):
         if closed in per_model and open_model in per_model:
             closed_v.append(per_model[closed])
             open_v.append(per_model[open_model])
