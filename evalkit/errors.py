@@ -33,6 +33,9 @@ class ExitCode(IntEnum):
     INCONCLUSIVE = 4
     """The gate is inconclusive: the gap interval contains ``max_gap`` (more examples would decide).
     Only with ``gate.inconclusive: fail`` (the default); ``pass`` exits 0 with a warning."""
+    PARTIAL = 5
+    """The gate says migrate partially: no open model can take over everything, but some slices can move
+    to one (``gate.partial.allow: true`` only; summary.json carries the routing rule)."""
     INTERRUPTED = 130
     """Ctrl+C: what finished is on disk; resume with ``evalkit run --resume RUN_DIR``."""
 

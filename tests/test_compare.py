@@ -69,6 +69,8 @@ def test_one_row_per_task_with_holm_across_tasks(tmp_path: Path) -> None:
         "p",
         "(Holm)",
         "verdict",
+        "partial",
+        "migration",
     ]
     assert "Holm-corrected across the 2 task(s)" in text
 

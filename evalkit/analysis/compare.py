@@ -14,6 +14,10 @@ gate); otherwise :func:`load_tasks` refuses with one line naming the folders and
 
 The best open model is the one the gate migrates to when it migrates, else the open model with
 the highest mean on the gate scorer.
+
+The ``partial_migration`` column says whether some slices could move to an open model
+(:mod:`evalkit.analysis.partial`, the run folders alone: without prices, so among several open
+models with one the largest share of traffic names it).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 from evalkit.analysis.aggregate import Aggregator
 from evalkit.analysis.gate import evaluate_gate, gate_config_from_manifest
 from evalkit.analysis.outcome import GateOutcome, Overall, gate_exit_code, verdict_text
+from evalkit.analysis.partial import PartialAnalysis, PartialCollector, analyse_partial
 from evalkit.analysis.summary import ALL, RunSummary
 from evalkit.errors import RunDirError
 from evalkit.rundir.ledger import iter_results
@@ -58,6 +63,7 @@ COMPARE_COLUMNS = [
     "verdict",
     "exit_code",
     "reason",
+    "partial_migration",
 ]
 
 Run = tuple[Path, Manifest]
@@ -85,6 +91,9 @@ class CompareRow:
     """What ``evalkit gate`` would exit with for this task."""
     reason: str
     """The gate's verdict line."""
+    partial_migration: str | None = None
+    """``yes: MODEL routes FIELD in {…} (share)`` when a partial migration exists, ``no`` when none
+    does, ``None`` when it could not be computed (no max_gap, no closed-vs-open pair)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +151,7 @@ def _started(run: Run) -> tuple[str, str]:
     return (m.started_at or "", m.run_id or "")
 
 
-def _merge(runs: list[Run], notes: list[str]) -> tuple[RunSummary, GateOutcome]:
+def _merge(runs: list[Run], notes: list[str]) -> tuple[RunSummary, GateOutcome, PartialAnalysis]:
     """Pool the runs of one task (newest first owns a model) into a summary and its gate."""
     ordered = sorted(runs, key=_started, reverse=True)
     newest_path, newest = ordered[0]
@@ -167,17 +176,36 @@ def _merge(runs: list[Run], notes: list[str]) -> tuple[RunSummary, GateOutcome]:
             f"{_task_name(newest)}: the runs' gates differ; the newest run's gate ({newest_path}) is used"
         )
     agg = Aggregator(merged)
+    collector = PartialCollector()
     warnings: list[str] = []
     for path, _manifest in ordered:
         for r in iter_results(path, warnings):
             if owner.get(r.model, path) == path:
                 owner.setdefault(r.model, path)  # a model only in a ledger: its first run owns it
                 agg.add(r)
+                collector.add(r)
     summary = agg.finish(warnings)
-    return summary, evaluate_gate(summary, gate_config_from_manifest(merged))
+    cfg = gate_config_from_manifest(merged)
+    partial = analyse_partial(summary, agg, collector, cfg, dataset_tags=merged.tag_fields)
+    return summary, evaluate_gate(summary, cfg, partial), partial
 
 
-def _row(task: str, runs: list[Run], summary: RunSummary, gate: GateOutcome) -> CompareRow:
+def _partial_cell(partial: PartialAnalysis) -> str | None:
+    """The compare table's partial-migration cell."""
+    if partial.note is not None or not partial.entries:
+        return None
+    best = partial.recommended()
+    if best is None or best.migration is None:
+        return "no"
+    pm = best.migration
+    share = f"{best.share:.0%}" if best.share is not None else "?"
+    where = f"{pm.field} in {{{', '.join(pm.moved)}}}"
+    return f"yes: {best.open_model} takes {where} ({share} of traffic)"
+
+
+def _row(
+    task: str, runs: list[Run], summary: RunSummary, gate: GateOutcome, partial: PartialAnalysis | None = None
+) -> CompareRow:
     scorer = gate.scorer or summary.gate_scorer
     best = summary.model(summary.best_closed) if summary.best_closed else None
     opens = [
@@ -212,6 +240,7 @@ def _row(task: str, runs: list[Run], summary: RunSummary, gate: GateOutcome) -> 
         verdict=verdict,
         exit_code=int(gate_exit_code(gate)),
         reason=verdict_text(gate),
+        partial_migration=_partial_cell(partial) if partial is not None else None,
     )
 
 
@@ -224,9 +253,9 @@ def compare_runs(run_dirs: Sequence[str | Path]) -> CompareTable:
     rows: list[CompareRow] = []
     confidence = 0.95
     for task, runs in tasks.items():
-        summary, gate = _merge(runs, notes)
+        summary, gate, partial = _merge(runs, notes)
         confidence = summary.confidence
-        rows.append(_row(task, runs, summary, gate))
+        rows.append(_row(task, runs, summary, gate, partial))
     adjusted = holm([r.p_value for r in rows])
     rows = [_with_holm(r, p) for r, p in zip(rows, adjusted, strict=True)]
     return CompareTable(rows, notes, confidence)

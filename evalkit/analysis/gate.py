@@ -33,17 +33,26 @@ Outcome, in this order:
    with a warning line (``gate.inconclusive: pass``); the verdict prints the examples needed for
    the candidate closest to passing (:func:`closest_candidate`: lowest gap upper bound).
 
+With ``gate.partial.allow: true`` and the run's partial migrations (:mod:`evalkit.analysis.partial`),
+a STAY or INCONCLUSIVE of step 4 or 5 becomes **MIGRATE PARTIALLY**, exit 5, when some candidate's
+partial migration exists and every one of its rules other than ``max_gap`` passes (the whole-run gap
+is what the partial migration works around); among several, the largest saving, else the largest
+share of traffic (:meth:`~evalkit.analysis.partial.PartialAnalysis.recommended`). A closed-model rule
+that fails, a candidate that migrates fully, or a run that cannot be decided keep their outcome.
+
 No rule configured -> MIGRATE with a line that says so (the always-checked rules still apply).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 from pydantic import ValidationError
 
 from evalkit.analysis.gaps import gap_plan
 from evalkit.analysis.outcome import GateOutcome, Overall, RuleStatus, RuleVerdict, fmt
+from evalkit.analysis.partial import PartialAnalysis
 from evalkit.analysis.summary import ALL, GapSummary, ModelSummary, RunSummary
 from evalkit.config.schema import GateConfig
 from evalkit.errors import RunDirError
@@ -79,8 +88,16 @@ def classify_gap(low: float, high: float, margin: float, n_examples: int) -> Rul
     return RuleStatus.INCONCLUSIVE
 
 
-def evaluate_gate(summary: RunSummary, gate_config: GateConfig) -> GateOutcome:
-    """Apply ``gate_config`` to ``summary``. Pure: no I/O."""
+def evaluate_gate(
+    summary: RunSummary, gate_config: GateConfig, partial: PartialAnalysis | None = None
+) -> GateOutcome:
+    """Apply ``gate_config`` to ``summary``. Pure: no I/O. ``partial``: the run's partial migrations
+    (:func:`evalkit.analysis.partial.analyse_partial`), read only with ``gate.partial.allow``."""
+    outcome = _evaluate(summary, gate_config)
+    return _with_partial(outcome, partial) if gate_config.partial.allow else outcome
+
+
+def _evaluate(summary: RunSummary, gate_config: GateConfig) -> GateOutcome:
     scorer = gate_config.scorer or summary.gate_scorer or (summary.scorers[0] if summary.scorers else None)
     rules: list[RuleVerdict] = [_run_status(summary), _infrastructure(summary)]
     notes = [
@@ -289,3 +306,35 @@ def _rank(rules: list[RuleVerdict]) -> tuple[float, float]:
         (r.observed for r in rules if r.name.startswith("min_score") and r.observed is not None), 0.0
     )
     return (gap if gap is not None else 0.0, -score)
+
+
+def _with_partial(outcome: GateOutcome, partial: PartialAnalysis | None) -> GateOutcome:
+    """MIGRATE PARTIALLY instead of STAY / INCONCLUSIVE when a candidate's partial migration exists
+    and its other rules pass; every open model's partial migration as a line either way."""
+    if partial is None:
+        return outcome
+    notes = tuple(f"{e.open_model}: {e.reason}" for e in partial.entries) or (
+        (partial.note,) if partial.note else ()
+    )
+    outcome = dataclasses.replace(outcome, partial_notes=notes)
+    if outcome.overall not in (Overall.STAY, Overall.INCONCLUSIVE):
+        return outcome
+    if any(r.status is RuleStatus.FAIL for r in outcome.rules if r.candidate is None):
+        return outcome  # a closed-model rule failed: the run as a whole stays
+    eligible = [
+        name
+        for name, _o in outcome.candidates
+        if all(r.passed for r in outcome.rules if r.candidate == name and not r.name.startswith("max_gap "))
+    ]
+    best = partial.recommended(eligible)
+    if best is None or best.migration is None:
+        return outcome
+    return dataclasses.replace(
+        outcome,
+        overall=Overall.PARTIAL,
+        chosen=best.open_model,
+        advice=None,
+        closest=None,
+        partial=best.migration.reason,
+        routing_rule=partial.routing_rule(best),
+    )

@@ -1,11 +1,13 @@
 """The gate's decision as data and as text: each rule's verdict (:class:`RuleVerdict`), the outcome
-(:class:`GateOutcome`: migrate, stay, inconclusive or cannot decide), its exit code, and the lines
+(:class:`GateOutcome`: migrate, stay, inconclusive or cannot decide; migrate partially when the suite
+opts in), its exit code, and the lines
 the CLI, the report and CI show. The rules themselves are :mod:`evalkit.analysis.gate`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from evalkit.errors import ExitCode
 
@@ -43,6 +45,8 @@ class Overall(StrEnum):
     INCONCLUSIVE = "inconclusive"
     INFRASTRUCTURE = "infrastructure"
     """Infrastructure failure or insufficient data: the gate cannot decide."""
+    PARTIAL = "partial"
+    """Migrate partially: route some slices to an open model (``gate.partial.allow: true`` only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +86,12 @@ class GateOutcome:
     the report's verdict sentence both name it."""
     inconclusive: str = "fail"
     """``gate.inconclusive``: ``fail`` (exit 4) or ``pass`` (exit 0 with a warning)."""
+    partial: str | None = None
+    """PARTIAL: what moves to :attr:`chosen` and what the held-out blend gives, in words."""
+    routing_rule: dict[str, Any] | None = None
+    """PARTIAL: the chosen open model's routing rule (:meth:`evalkit.stats.partial.PartialMigration.routing_rule`)."""
+    partial_notes: tuple[str, ...] = ()
+    """Each open model's partial migration in one line, whether or not the gate may act on it."""
 
     @property
     def passed(self) -> bool:
@@ -96,6 +106,7 @@ def gate_exit_code(outcome: GateOutcome) -> ExitCode:
         Overall.MIGRATE: ExitCode.OK,
         Overall.STAY: ExitCode.GATE_FAILED,
         Overall.INFRASTRUCTURE: ExitCode.INFRASTRUCTURE,
+        Overall.PARTIAL: ExitCode.PARTIAL,
     }[outcome.overall]
 
 
@@ -123,6 +134,8 @@ def verdict_text(outcome: GateOutcome) -> str:
             f"INCONCLUSIVE: no open model is shown within max_gap {fmt(margin)}, and not every one beyond it"
         )
         return text + (f"; {outcome.advice}" if outcome.advice else "")
+    if outcome.overall is Overall.PARTIAL:
+        return f"MIGRATE PARTIALLY to {outcome.chosen}: {outcome.partial or 'some slices can move'}"
     return "CANNOT DECIDE: infrastructure failure or insufficient data"
 
 
@@ -131,6 +144,7 @@ def format_gate(outcome: GateOutcome) -> str:
     width = max((len(r.status.value) for r in outcome.rules), default=4)
     lines = [f"{r.status.value.upper():<{width}}  {r.name}: {r.reason}" for r in outcome.rules]
     lines += [f"note  {n}" for n in outcome.notes]
+    lines += [f"partial  {n}" for n in outcome.partial_notes]
     if outcome.overall is Overall.INCONCLUSIVE and outcome.inconclusive == "pass":
         lines.append("warning: the gate is inconclusive; gate.inconclusive is 'pass', so it exits 0")
     scorer = f" (scorer {outcome.scorer})" if outcome.scorer else ""

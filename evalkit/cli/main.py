@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="evalkit",
         description="Run your own examples through closed and open models and decide whether the task can move.",
         epilog="Exit codes: 0 ok / migrate, 1 stay (gate failed), 2 usage or configuration error, "
-        "3 infrastructure failure or insufficient data, 4 inconclusive, 130 interrupted (resumable).",
+        "3 infrastructure failure or insufficient data, 4 inconclusive, 5 migrate partially "
+        "(gate.partial.allow), 130 interrupted (resumable).",
     )
     p.add_argument("--version", action="version", version=f"evalkit {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -84,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("run_dir", type=Path)
 
     gate = sub.add_parser(
-        "gate", help="decide from a finished run: 0 migrate, 1 stay, 4 inconclusive, 3 cannot decide"
+        "gate",
+        help="decide from a finished run: 0 migrate, 1 stay, 4 inconclusive, 3 cannot decide, "
+        "5 migrate partially",
     )
     gate.add_argument("run_dir", type=Path)
 
@@ -333,14 +336,16 @@ def _validate(suite_arg: str) -> int:
 
 def _gate(run_dir: Path) -> int:
     """One line per rule, then the verdict: exit 0 migrate, 1 stay, 3 cannot decide, 4 inconclusive
-    (0 with a warning line when the suite sets ``gate.inconclusive: pass``)."""
-    from evalkit.analysis.aggregate import summarize_run
-    from evalkit.analysis.gate import evaluate_gate, gate_config_from_manifest
+    (0 with a warning line when the suite sets ``gate.inconclusive: pass``), 5 migrate partially
+    (``gate.partial.allow``). The same decision as the report's, from the same pass over the ledger."""
+    from evalkit.analysis.gate import gate_config_from_manifest
     from evalkit.analysis.outcome import format_gate, gate_exit_code
+    from evalkit.report import load_report_data
     from evalkit.rundir.manifest import read_manifest
 
-    config = gate_config_from_manifest(read_manifest(run_dir))
-    outcome = evaluate_gate(summarize_run(run_dir), config)
+    gate_config_from_manifest(read_manifest(run_dir))  # a bad gate is a usage error (exit 2)
+    outcome = load_report_data(run_dir, example_limit=0).gate
+    assert outcome is not None  # the gate read above
     print(format_gate(outcome))
     return int(gate_exit_code(outcome))
 

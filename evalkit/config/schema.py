@@ -224,8 +224,40 @@ class ScorerConfig(_Strict):
         return self.id or self.name
 
 
+class PartialConfig(_Strict):
+    """A partial migration (docs/statistics.md, "Partial migration"): which slices can move to the open
+    model. Always shown in the report; a gate outcome only with ``allow: true``."""
+
+    allow: bool = Field(
+        default=False,
+        description="Let the gate answer 'migrate partially' (exit 5) when no open model can take over "
+        "everything but some slices can move to one. Off: the section is informational.",
+    )
+    fields: list[str] | None = Field(
+        default=None,
+        description="The dataset.tags fields a router may route on (default: every dataset.tags field). "
+        "Only fields known before the call: a tag derived from the expected answer (e.g. XSTest's label) "
+        "is no routing key.",
+    )
+    length_buckets: int = Field(
+        default=3,
+        ge=0,
+        le=10,
+        description="Input-length buckets (quantiles of the input's characters) sliced beside the tags; 0: none.",
+    )
+
+    @field_validator("fields")
+    @classmethod
+    def _unique_fields(cls, v: list[str] | None) -> list[str] | None:
+        dup = next((f for i, f in enumerate(v or ()) if f in (v or [])[:i]), None)
+        if dup is not None:
+            raise ValueError(f"{dup!r} is listed twice")
+        return v
+
+
 class GateConfig(_Strict):
-    """The migration gate (docs/statistics.md): migrate, stay or inconclusive."""
+    """The migration gate (docs/statistics.md): migrate, stay or inconclusive (or migrate partially,
+    with ``partial.allow``)."""
 
     scorer: str | None = Field(default=None, description="Which scorer the rules read (default: the first).")
     max_gap: float | None = Field(
@@ -250,6 +282,11 @@ class GateConfig(_Strict):
         gt=0.5,
         lt=1,
         description="Confidence level of every interval in the report and the gate.",
+    )
+    partial: PartialConfig = Field(
+        default_factory=PartialConfig,
+        description="Partial migration: the tag fields a router may use, and whether the gate may answer "
+        "'migrate partially' (docs/statistics.md).",
     )
 
 
@@ -305,6 +342,11 @@ class Suite(_Strict):
                 raise ValueError(f"{what}: duplicate name {dupes[0]!r}")
         if self.gate.scorer is not None and self.gate.scorer not in [s.key for s in self.scorers]:
             raise ValueError(f"gate.scorer {self.gate.scorer!r} is not one of the suite's scorers")
+        for name in self.gate.partial.fields or ():
+            if name not in self.dataset.tags:
+                hint = did_you_mean(name, self.dataset.tags, cutoff=0.6, fmt="'{}'")
+                tags = ", ".join(self.dataset.tags) or "none"
+                raise ValueError(f"gate.partial.fields: {name!r} is not one of dataset.tags ({tags}).{hint}")
         return self
 
     # --- resolved settings -------------------------------------------------------------------

@@ -21,11 +21,12 @@ from evalkit._util.io import atomic_write_text
 from evalkit.analysis.aggregate import build_aggregator
 from evalkit.analysis.gate import evaluate_gate, gate_config_from_manifest
 from evalkit.analysis.outcome import GateOutcome
+from evalkit.analysis.partial import PartialAnalysis, PartialCollector, analyse_partial
 from evalkit.analysis.summary import RunSummary
-from evalkit.economics import Economics
+from evalkit.economics import Economics, compute_economics
 from evalkit.errors import RunDirError
 from evalkit.report.csv import write_gaps_csv, write_summary_csv
-from evalkit.report.economics_view import run_economics
+from evalkit.report.economics_view import economics_inputs
 from evalkit.report.examples import DEFAULT_LIMIT, Example, collect_examples, pick_cells
 from evalkit.report.gaps_json import write_gaps_json
 from evalkit.report.html import render_html, write_html
@@ -61,6 +62,8 @@ class ReportData:
     examples: list[Example]
     economics: Economics | None = None
     """Costs, savings and break-even at the suite's volume (:mod:`evalkit.report.economics_view`)."""
+    partial: PartialAnalysis | None = None
+    """Each open model's partial migration (:mod:`evalkit.analysis.partial`); ``None`` without a valid gate."""
 
 
 def load_report_data(
@@ -69,15 +72,35 @@ def load_report_data(
     example_limit: int = DEFAULT_LIMIT,
     on_result: Callable[[Result], None] | None = None,
 ) -> ReportData:
-    """Aggregate the run folder, evaluate its gate and pick the examples (``on_result`` sees every
-    result of the aggregating pass)."""
-    agg, ledger_warnings = build_aggregator(run_dir, on_result=on_result)
+    """Aggregate the run folder, price it, find its partial migrations, evaluate its gate and pick the
+    examples, in one pass over the ledger (``on_result`` sees every result of it)."""
+    collector = PartialCollector()
+
+    def feed(r: Result) -> None:
+        collector.add(r)
+        if on_result is not None:
+            on_result(r)
+
+    agg, ledger_warnings = build_aggregator(run_dir, on_result=feed)
     summary = agg.finish(ledger_warnings)
+    inputs, volume = economics_inputs(summary, agg.manifest)
+    economics = compute_economics(inputs, baseline=summary.best_closed, volume=volume)
     gate: GateOutcome | None = None
     max_gap: float | None = None
+    partial: PartialAnalysis | None = None
     try:
         cfg = gate_config_from_manifest(agg.manifest)
-        gate = evaluate_gate(summary, cfg)
+        partial = analyse_partial(
+            summary,
+            agg,
+            collector,
+            cfg,
+            dataset_tags=agg.manifest.tag_fields,
+            inputs={m.name: m for m in inputs},
+            volume=volume,
+            models={m.name: m.info.model for m in summary.models},
+        )
+        gate = evaluate_gate(summary, cfg, partial)
         max_gap = cfg.max_gap
     except RunDirError as exc:
         summary.warnings.append(f"gate not evaluated: {exc}")
@@ -85,8 +108,7 @@ def load_report_data(
     if summary.gate_scorer is not None and example_limit > 0:
         picked = pick_cells(agg.cell_values(summary.gate_scorer), example_limit)
         examples = collect_examples(run_dir, picked, summary.scorers)
-    economics = run_economics(summary, agg.manifest)
-    return ReportData(agg.manifest, summary, gate, max_gap, examples, economics)
+    return ReportData(agg.manifest, summary, gate, max_gap, examples, economics, partial)
 
 
 def write_report(
@@ -114,8 +136,11 @@ def write_report(
         max_gap=data.max_gap,
         example_limit=example_limit,
         economics=data.economics,
+        partial=data.partial,
     )
-    markdown = render_markdown(data.summary, data.manifest, data.gate, data.max_gap, economics=data.economics)
+    markdown = render_markdown(
+        data.summary, data.manifest, data.gate, data.max_gap, economics=data.economics, partial=data.partial
+    )
     md_path = atomic_write_text(run_dir / SUMMARY_MD, markdown, errors="replace")
     paths = [
         write_summary_csv(data.summary, run_dir / SUMMARY_CSV),
@@ -131,9 +156,12 @@ def write_report(
             run_dir / SUMMARY_JSON,
             data.max_gap,
             economics=data.economics,
+            partial=data.partial,
         ),
         md_path,
-        write_junit(data.summary, data.manifest, data.gate, run_dir / JUNIT_XML, data.max_gap),
+        write_junit(
+            data.summary, data.manifest, data.gate, run_dir / JUNIT_XML, data.max_gap, partial=data.partial
+        ),
     ]
     if step_summary:
         append_step_summary(markdown)

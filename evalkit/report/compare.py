@@ -30,10 +30,22 @@ def _cells(r: CompareRow) -> list[str]:
         str(r.n_examples),
         _f(r.p_holm, 4),
         r.verdict,
+        r.partial_migration or "—",
     ]
 
 
-_HEADERS = ["task", "scorer", "best closed", "best open", "gap", "CI", "examples", "p (Holm)", "verdict"]
+_HEADERS = [
+    "task",
+    "scorer",
+    "best closed",
+    "best open",
+    "gap",
+    "CI",
+    "examples",
+    "p (Holm)",
+    "verdict",
+    "partial migration",
+]
 
 
 def _footer(table: CompareTable) -> list[str]:
@@ -41,7 +53,9 @@ def _footer(table: CompareTable) -> list[str]:
     return [
         f"gap = best closed - best open, paired on the same examples; CI: {conf} paired bootstrap interval.",
         f"p (Holm): the gap's p-value Holm-corrected across the {table.holm_family} task(s) of this table.",
-        "verdict: each task's own gate (migrate / stay / inconclusive / cannot decide).",
+        "verdict: each task's own gate (migrate / stay / inconclusive / cannot decide / partial).",
+        "partial migration: whether some slices (tag values, input lengths) could move to an open model "
+        "(docs/statistics.md, 'Partial migration'); — when not computed.",
         *[f"note: {n}" for n in table.notes],
     ]
 

@@ -34,6 +34,7 @@ from evalkit.rundir.records import ModelEntry
 __all__ = [
     "display_rows",
     "economics_dict",
+    "economics_inputs",
     "economics_markdown",
     "fmt_usd",
     "fmt_volume",
@@ -124,6 +125,19 @@ def run_economics(
     ``~/.config/evalkit/prices.yaml``; a broken file raises :class:`~evalkit.errors.ConfigError`);
     ``litellm_price`` default: the price-map entry the run recorded in run.json (a folder that recorded
     none, e.g. one made by hand, has unknown API prices: the report never imports LiteLLM)."""
+    inputs, volume = economics_inputs(summary, manifest, user_prices=user_prices, litellm_price=litellm_price)
+    return compute_economics(inputs, baseline=summary.best_closed, volume=volume)
+
+
+def economics_inputs(
+    summary: RunSummary,
+    manifest: Manifest,
+    *,
+    user_prices: Mapping[str, ApiPrice] | None = None,
+    litellm_price: Callable[[str], MapPrice | None] | None = None,
+) -> tuple[list[ModelInput], Volume | None]:
+    """What :func:`run_economics` projects: each model's price and measured mix, and the suite's volume
+    (the partial migration's cost reads the same prices)."""
     from evalkit.economics import resolve_price
 
     if user_prices is None:
@@ -167,7 +181,7 @@ def run_economics(
                         f"{ms.name} in the suite, or the model to the user price file"
                     )
         inputs.append(ModelInput(ms.name, ms.group, model, price, sh, _mix(ms), score, reason))
-    return compute_economics(inputs, baseline=summary.best_closed, volume=_volume(manifest.volume))
+    return inputs, _volume(manifest.volume)
 
 
 # --- formatting ---------------------------------------------------------------------------------

@@ -18,11 +18,13 @@ import jinja2
 from evalkit._util.io import atomic_write_text
 from evalkit.analysis.gaps import gap_plan
 from evalkit.analysis.outcome import GateOutcome, Overall, format_gate, gate_exit_code
+from evalkit.analysis.partial import PartialAnalysis
 from evalkit.analysis.summary import ALL, GapSummary, ModelSummary, RunSummary, UsageStat
 from evalkit.economics import Economics
 from evalkit.report.charts import scatter_chart, slice_chart
 from evalkit.report.economics_view import display_rows, fmt_usd, fmt_volume, money_lines, table_header
 from evalkit.report.examples import Example
+from evalkit.report.partial_view import partial_rows, settings_text
 from evalkit.report.scorer_views import scorer_sections, structured_output_lines
 from evalkit.report.verdict import model_rows, task_verdict
 from evalkit.rundir.manifest import Manifest
@@ -223,6 +225,7 @@ _GATE_CLASS = {
     Overall.STAY: "fail",
     Overall.INCONCLUSIVE: "inconclusive",
     Overall.INFRASTRUCTURE: "infra",
+    Overall.PARTIAL: "partial",
 }
 
 
@@ -295,8 +298,10 @@ def render_html(
     max_gap: float | None = None,
     example_limit: int = 200,
     economics: Economics | None = None,
+    partial: PartialAnalysis | None = None,
 ) -> str:
-    """The report page as a string (``economics``: the Economics section and the money verdict lines)."""
+    """The report page as a string (``economics``: the Economics section and the money verdict lines;
+    ``partial``: the Partial migration section)."""
     slice_models: dict[str, list[ModelSummary]] = {}
     for m in summary.slices:
         slice_models.setdefault(m.slice, []).append(m)
@@ -350,6 +355,9 @@ def render_html(
             else [],
             econ_requests=fmt_volume(economics.requests_per_month) if economics is not None else "",
             money=money_lines(summary, economics) if economics is not None else [],
+            partial=partial,
+            partial_settings=settings_text(partial) if partial is not None else "",
+            partial_rows=partial_rows(partial, economics.volume if economics is not None else None),
         )
     )
 

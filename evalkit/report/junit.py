@@ -1,12 +1,17 @@
-"""``junit.xml``: one test case for the task's verdict and one per gate rule, for CI test views.
+"""``junit.xml``: one test case for the task's verdict, one per gate rule and one per open model's
+partial migration, for CI test views.
 
 Written with :mod:`xml.etree.ElementTree` (every attribute and text is escaped) after removing
 the characters XML 1.0 cannot hold. Mapping: pass -> passed; fail and inconclusive -> ``<failure>``
-(with the reason as its message); infrastructure and insufficient data -> ``<error>``.
+(with the reason as its message); infrastructure and insufficient data -> ``<error>``. The verdict
+*migrate partially* (exit 5) is a ``<failure type="migrate partially">`` whose body carries the routing
+rule; with ``gate.partial.allow`` each open model's partial migration is also a passed case whose
+output says what it found (the verdict case carries the decision).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -14,6 +19,7 @@ from typing import Any
 
 from evalkit._util.io import atomic_write_bytes
 from evalkit.analysis.outcome import GateOutcome, Overall, RuleStatus, format_gate
+from evalkit.analysis.partial import PartialAnalysis
 from evalkit.analysis.summary import RunSummary
 from evalkit.report.verdict import task_verdict
 from evalkit.rundir.manifest import Manifest
@@ -40,7 +46,11 @@ def _mark(case: ET.Element, kind: str, type_: str, message: str, body: str | Non
 
 
 def render_junit(
-    summary: RunSummary, manifest: Manifest, gate: GateOutcome | None, max_gap: float | None
+    summary: RunSummary,
+    manifest: Manifest,
+    gate: GateOutcome | None,
+    max_gap: float | None,
+    partial: PartialAnalysis | None = None,
 ) -> bytes:
     tv = task_verdict(summary, gate, max_gap)
     classname = f"evalkit.{summary.suite}"
@@ -67,6 +77,9 @@ def render_junit(
         _mark(case, "failure", "inconclusive", tv.sentence, format_gate(gate))
     elif gate.overall is Overall.INFRASTRUCTURE:
         _mark(case, "error", "cannot decide", tv.sentence, format_gate(gate))
+    elif gate.overall is Overall.PARTIAL:
+        rule = json.dumps(gate.routing_rule, ensure_ascii=False, sort_keys=True)
+        _mark(case, "failure", "migrate partially", tv.sentence, f"{format_gate(gate)}\nrouting rule: {rule}")
     else:
         ET.SubElement(case, "system-out").text = xml_text(tv.sentence)
     for r in gate.rules if gate is not None else ():
@@ -77,6 +90,9 @@ def render_junit(
             _mark(case, "error", r.status.value, r.reason)
         else:
             ET.SubElement(case, "system-out").text = xml_text(r.reason)
+    for e in partial.entries if partial is not None and partial.allow else ():
+        case = _case(suite, f"{classname}.partial", f"partial migration {e.open_model}")
+        ET.SubElement(case, "system-out").text = xml_text(e.reason)
     cases = suite.findall("testcase")
     suite.set("tests", str(len(cases)))
     suite.set("failures", str(sum(c.find("failure") is not None for c in cases)))
@@ -96,7 +112,8 @@ def write_junit(
     gate: GateOutcome | None,
     path: str | Path,
     max_gap: float | None = None,
+    partial: PartialAnalysis | None = None,
 ) -> Path:
     path = Path(path)
-    atomic_write_bytes(path, render_junit(summary, manifest, gate, max_gap))
+    atomic_write_bytes(path, render_junit(summary, manifest, gate, max_gap, partial))
     return path

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.analysis.outcome import GateOutcome
+from evalkit.analysis.partial import PartialAnalysis
 from evalkit.analysis.summary import ALL, RunSummary
 from evalkit.economics import Economics
 from evalkit.report.economics_view import economics_markdown, money_lines
+from evalkit.report.partial_view import partial_markdown
 from evalkit.report.verdict import cost_per_1k, gap_verdict, task_verdict
 from evalkit.rundir.manifest import Manifest
 
@@ -67,7 +69,9 @@ def render_markdown(
     max_gap: float | None,
     *,
     economics: Economics | None = None,
+    partial: PartialAnalysis | None = None,
 ) -> str:
+    """The summary.md text (``partial``: its Partial migration section)."""
     tv = task_verdict(summary, gate, max_gap)
     gs = summary.gate_scorer
     money = money_lines(summary, economics) if economics is not None else []
@@ -130,6 +134,7 @@ def render_markdown(
         lines += ["", md_escape(summary.gap_note)]
     if economics is not None and economics.models:
         lines += economics_markdown(economics, md_escape)
+    lines += partial_markdown(partial, md_escape, economics.volume if economics is not None else None)
     if gate is not None:
         lines += ["", "### Gate rules", "", "| rule | result | why |", "| --- | --- | --- |"]
         for r in gate.rules:

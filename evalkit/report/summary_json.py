@@ -3,7 +3,9 @@
 Suite and run, each model (every scorer's mean and interval, n, errors, tokens, cost or null,
 cost per 1,000 examples, latency p50/p95/p99 and time to first token), the best closed model minus each open model (interval,
 p, p_holm, what the max_gap rule says), the gate (rules, overall, exit code), the verdict
-sentence (and its money lines), the scorer metrics and the ``economics`` object. Unknown numbers are ``null``, never 0 or NaN.
+sentence (and its money lines), the scorer metrics, the ``economics`` object and the
+``partial_migration`` object (each open model's partial migration and the routing rule a routing
+layer loads: :mod:`evalkit.report.partial_view`). Unknown numbers are ``null``, never 0 or NaN.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from typing import Any
 
 from evalkit._util.io import atomic_write_text
 from evalkit.analysis.outcome import GateOutcome, gate_exit_code, verdict_text
+from evalkit.analysis.partial import PartialAnalysis
 from evalkit.analysis.summary import GapSummary, ModelSummary, RunSummary
 from evalkit.economics import Economics
 from evalkit.report.economics_view import economics_dict, money_lines
+from evalkit.report.partial_view import partial_dict
 from evalkit.report.verdict import cost_per_1k, finite, gap_verdict, task_verdict
 from evalkit.rundir.manifest import Manifest
 
@@ -118,6 +122,8 @@ def _gate(gate: GateOutcome | None) -> dict[str, Any] | None:
         "inconclusive_policy": gate.inconclusive,
         "candidates": {name: o.value for name, o in gate.candidates},
         "advice": gate.advice,
+        "partial": gate.partial,
+        "routing_rule": gate.routing_rule,
         "notes": list(gate.notes),
         "rules": [
             {
@@ -140,8 +146,10 @@ def summary_dict(
     gate: GateOutcome | None,
     max_gap: float | None,
     economics: Economics | None = None,
+    partial: PartialAnalysis | None = None,
 ) -> dict[str, Any]:
-    """The summary.json document (``economics``: :func:`evalkit.report.economics_view.run_economics`)."""
+    """The summary.json document (``economics``: :func:`evalkit.report.economics_view.run_economics`;
+    ``partial``: :func:`evalkit.analysis.partial.analyse_partial`)."""
     tv = task_verdict(summary, gate, max_gap)
     return _clean(
         {
@@ -180,6 +188,7 @@ def summary_dict(
             "gate": _gate(gate),
             "scorer_metrics": summary.scorer_metrics,
             "economics": economics_dict(economics),
+            "partial_migration": partial_dict(partial),
             "warnings": list(summary.warnings),
         }
     )
@@ -192,9 +201,10 @@ def write_summary_json(
     path: str | Path,
     max_gap: float | None = None,
     economics: Economics | None = None,
+    partial: PartialAnalysis | None = None,
 ) -> Path:
     path = Path(path)
-    doc = summary_dict(summary, manifest, gate, max_gap, economics)
+    doc = summary_dict(summary, manifest, gate, max_gap, economics, partial)
     atomic_write_text(
         path, json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False) + "\n", errors="replace"
     )

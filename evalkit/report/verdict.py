@@ -31,6 +31,7 @@ _WORD = {
     Overall.STAY: "stay",
     Overall.INCONCLUSIVE: "inconclusive",
     Overall.INFRASTRUCTURE: "cannot decide",
+    Overall.PARTIAL: "migrate partially",
 }
 
 
@@ -57,7 +58,7 @@ def _gap_phrase(g: GapSummary) -> str:
 class TaskVerdict:
     task: str
     verdict: str
-    """``migrate``, ``stay``, ``inconclusive``, ``cannot decide`` or ``no gate``."""
+    """``migrate``, ``stay``, ``inconclusive``, ``cannot decide``, ``migrate partially`` or ``no gate``."""
     sentence: str
     gap: GapSummary | None
     """The gap the sentence names (gate scorer, slice all): the chosen model when migrating, the one
@@ -97,6 +98,8 @@ def task_verdict(summary: RunSummary, gate: GateOutcome | None, max_gap: float |
     elif gate.overall is Overall.INCONCLUSIVE:
         advice = f" ({gate.advice})" if gate.advice else ""
         text = f"{task}: inconclusive — the data cannot tell{gap_text}{advice}."
+    elif gate.overall is Overall.PARTIAL:
+        text = f"{task}: migrate partially to {gate.chosen} — {gate.partial}{gap_text}."
     else:
         bad = [r.name for r in gate.rules if r.status in (RuleStatus.INFRASTRUCTURE, RuleStatus.INSUFFICIENT)]
         text = f"{task}: cannot decide — infrastructure failure or insufficient data ({', '.join(bad)}){gap_text}."

@@ -306,6 +306,14 @@ class Manifest:
         return _dict(self.suite_config.get("volume")) or None
 
     @property
+    def tag_fields(self) -> list[str] | None:
+        """``suite_config.dataset.tags``: the fields whose values are slice tags (``None`` when not recorded)."""
+        raw = _dict(self.suite_config.get("dataset")).get("tags")
+        if not isinstance(raw, list):
+            return None
+        return [str(t) for t in raw if isinstance(t, str)]
+
+    @property
     def versions(self) -> dict[str, Any]:
         return _dict(self._d.get("versions"))
 
